@@ -1,0 +1,48 @@
+"""Where the shipped resources live: ``worlds/``, ``plugins/``, ``shaders/``.
+
+From a checkout (or an editable install) they sit next to the ``engine`` package; from an installed
+wheel they are installed as data files under ``<prefix>/share/worldloom/``. Everything that needs one
+of these folders asks here, so both layouts work without configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from engine.errors import WorldError
+
+_RESOURCE_DIRS = ("worlds", "plugins", "shaders")
+
+
+def resource_dir(name: str) -> Path:
+    """The folder of shipped resources ``name`` (one of worlds, plugins, shaders).
+
+    ``WORLDLOOM_HOME`` (a checkout) takes precedence; then the checkout this package sits in; then
+    the installed data files.
+    """
+    if name not in _RESOURCE_DIRS:
+        raise ValueError(f"unknown resource folder {name!r}; expected one of {_RESOURCE_DIRS}")
+    candidates = []
+    if os.environ.get("WORLDLOOM_HOME"):
+        candidates.append(Path(os.environ["WORLDLOOM_HOME"]) / name)
+    candidates.append(Path(__file__).resolve().parent.parent / name)
+    candidates.append(Path(sys.prefix) / "share" / "worldloom" / name)
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return candidates[-1]
+
+
+def resolve_world(world: str | os.PathLike) -> Path:
+    """A world given as a path, or as the name of a shipped world (``tag`` → ``worlds/tag.yaml``)."""
+    p = Path(world)
+    if p.is_file():
+        return p
+    shipped = resource_dir("worlds")
+    for cand in (shipped / p, shipped / f"{p}.yaml"):
+        if cand.is_file():
+            return cand
+    names = sorted(x.stem for x in shipped.glob("*.yaml")) if shipped.is_dir() else []
+    raise WorldError(f"world file not found: {world} (shipped worlds: {', '.join(names) or 'none'})")

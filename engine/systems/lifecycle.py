@@ -1,0 +1,69 @@
+"""Despawn on contact, respawn after k ticks, agent death: the ``lifecycle`` system.
+
+Rules come from each entity type's ``lifecycle:`` section. Everything is precomputed into index
+tensors at build time: the tick computes distances only between entities that can be removed and the
+types that remove them, in one batched operation.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from engine.world.env import BuildEnv
+
+
+def make_lifecycle(env: BuildEnv, spawn_components: list[str]):
+    """Build the lifecycle system, or None when no entity type declares despawn rules."""
+    spec = env.loaded.spec
+    mortal = [(name, t.lifecycle) for name, t in spec.entities.items()
+              if t.lifecycle is not None and t.lifecycle.despawn_on_contact]
+    if not mortal:
+        return None
+    killer_types: list[str] = []
+    for name, lc in mortal:
+        env.check_types(lc.despawn_on_contact, ("entities", name, "lifecycle", "despawn_on_contact"))
+        killer_types += [k for k in lc.despawn_on_contact if k not in killer_types]
+    rows = env.layout.indices([n for n, _ in mortal])
+    cols = env.layout.indices(killer_types)
+    type_of = env.layout.type_index()
+    names = list(env.layout.types)
+    kills = torch.zeros(len(rows), len(cols), dtype=torch.bool)
+    respawn = torch.full((env.layout.n,), -1, dtype=torch.int64)
+    for name, lc in mortal:
+        r_mask = type_of[rows] == names.index(name)
+        for k in lc.despawn_on_contact:
+            kills[r_mask] |= (type_of[cols] == names.index(k)).unsqueeze(0)
+        if lc.respawn_after is not None:
+            respawn[env.layout.types[name].sl] = lc.respawn_after
+    kills &= rows.unsqueeze(1) != cols.unsqueeze(0)
+    rows, cols, kills, respawn = (t.to(env.device) for t in (rows, cols, kills, respawn))
+    can_respawn = bool((respawn > 0).any())
+
+    def lifecycle(state: dict) -> None:
+        pos, rad, alive = state["pos"], state["radius"], state["alive"]
+        d = (pos[:, rows].unsqueeze(2) - pos[:, cols].unsqueeze(1)).square().sum(-1).sqrt()  # [B, M, K]
+        touching = (d < rad[:, rows].unsqueeze(2) + rad[:, cols].unsqueeze(1)) & kills
+        touching = touching & alive[:, rows].unsqueeze(2) & alive[:, cols].unsqueeze(1)
+        dies_rows = touching.any(-1)
+        first = touching.to(torch.int8).argmax(-1)
+        killer_rows = torch.where(dies_rows, cols[first], torch.full_like(first, -1, dtype=torch.int64))
+        killed_by = torch.full_like(alive, -1, dtype=torch.int64)
+        killed_by[:, rows] = killer_rows
+        dies = torch.zeros_like(alive)
+        dies[:, rows] = dies_rows
+        timer = state["respawn_timer"]
+        counting = ~alive & (timer > 0)
+        timer = torch.where(counting, timer - 1, timer)
+        back = counting & (timer == 0)
+        timer = torch.where(dies, respawn.expand_as(timer), timer)
+        state["killed_by"] = killed_by
+        state["respawn_timer"] = timer
+        state["alive"] = (alive & ~dies) | back
+        if can_respawn:
+            for comp in spawn_components:
+                fresh = state["_respawn." + comp]
+                state[comp] = torch.where(back.view(back.shape + (1,) * (fresh.dim() - 2)), fresh, state[comp])
+            state["vel"] = torch.where(back.unsqueeze(-1), torch.zeros_like(state["vel"]), state["vel"])
+
+    lifecycle.needs_respawn_noise = can_respawn
+    return lifecycle

@@ -1,0 +1,161 @@
+"""MPE-style 2-D point-mass physics as whole-tensor functions, and the systems built from them.
+
+The numerics follow ``mpe2`` exactly (checked by ``tests/test_mpe_parity.py``): per movable entity,
+``pos += vel*dt`` first (old velocity), then ``vel = vel*(1 - damping) + force/mass*dt``, then the
+speed is clamped to ``max_speed``; contacts are soft: ``force = contact_force * Δp/|Δp| *
+softplus(-(|Δp| - r_a - r_b)/margin) * margin`` between every pair of colliding entities.
+
+Each function is pure (tensors in, tensors out) so that the same code serves the tick, the
+open-loop twin of shadow mode and the exact-physics models exported to ONNX in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from engine.world.spec import fld
+
+#: Discrete action → unit force direction, MPE's order: no-op, -x, +x, -y, +y.
+DISCRETE_DIRECTIONS = [[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]]
+
+
+def discrete_action_force(action: torch.Tensor, accel: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """``action [B, A]`` ints in 0..4 → force ``[B, A, 2]`` = direction × accel."""
+    return table[action] * accel.unsqueeze(-1)
+
+
+def continuous_action_force(action: torch.Tensor, accel: torch.Tensor) -> torch.Tensor:
+    """MPE's continuous layout ``[B, A, 5]`` in [0, 1] → force ``(a2 - a1, a4 - a3) × accel``."""
+    u = torch.stack((action[..., 2] - action[..., 1], action[..., 4] - action[..., 3]), dim=-1)
+    return u * accel.unsqueeze(-1)
+
+
+def contact_forces(pos: torch.Tensor, radius: torch.Tensor, active: torch.Tensor,
+                   contact_force: float, margin: float) -> torch.Tensor:
+    """Sum of soft pairwise contact forces on each entity, ``[B, N, 2]``.
+
+    ``active [B, N]`` = collide & alive; inactive entities neither push nor are pushed.
+    """
+    n = pos.shape[1]
+    delta = pos.unsqueeze(2) - pos.unsqueeze(1)  # [B, N, N, 2]: a - b
+    dist = delta.square().sum(-1).sqrt()
+    dist_min = radius.unsqueeze(2) + radius.unsqueeze(1)
+    penetration = torch.nn.functional.softplus(-(dist - dist_min) / margin) * margin
+    not_self = ~torch.eye(n, dtype=torch.bool, device=pos.device)
+    pair = active.unsqueeze(2) & active.unsqueeze(1) & not_self
+    scale = torch.where(pair, contact_force * penetration / dist.clamp_min(1e-12), 0.0)
+    return (delta * scale.unsqueeze(-1)).sum(2)
+
+
+def integrate(pos: torch.Tensor, vel: torch.Tensor, force: torch.Tensor, mass: torch.Tensor,
+              max_speed: torch.Tensor, moving: torch.Tensor, dt: float, damping: float
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One semi-implicit step in MPE's order; entities with ``moving [B, N]`` false keep their state."""
+    new_pos = pos + vel * dt
+    new_vel = vel * (1.0 - damping) + force / mass.unsqueeze(-1) * dt
+    speed = new_vel.square().sum(-1, keepdim=True).sqrt()
+    limit = max_speed.unsqueeze(-1)
+    new_vel = torch.where(speed > limit, new_vel / speed * limit, new_vel)
+    m = moving.unsqueeze(-1)
+    return torch.where(m, new_pos, pos), torch.where(m, new_vel, vel)
+
+
+def physics_step(state: dict, action_force: torch.Tensor, dt: float, damping: float,
+                 contact_force: float, margin: float, contacts: bool = True
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forces (actions + contacts) and integration on a state dict; returns new ``(pos, vel)``."""
+    alive = state["alive"]
+    force = action_force
+    if contacts:
+        force = force + contact_forces(state["pos"], state["radius"], state["collide"] & alive,
+                                       contact_force, margin)
+    return integrate(state["pos"], state["vel"], force, state["mass"], state["max_speed"],
+                     state["movable"] & alive, dt, damping)
+
+
+@dataclass(kw_only=True)
+class PhysicsParams:
+    """Parameters of the built-in ``physics`` system (actions → forces → contacts → integration)."""
+
+    contacts: bool = fld(True, doc="Apply soft contact forces between colliding entities.")
+    substeps: int = fld(1, ge=1, le=100, doc="Integration substeps per tick (dt / substeps each).")
+
+
+@dataclass(kw_only=True)
+class BoundsParams:
+    """Parameters of the built-in ``bounds`` system: keep movable entities inside the arena."""
+
+    mode: str = fld("clamp", doc="clamp: stop at the wall; bounce: reflect velocity; wrap: torus.")
+
+    def __check__(self, ctx, path) -> None:
+        if self.mode not in ("clamp", "bounce", "wrap"):
+            raise ctx.error(path + ("mode",), f"expected one of 'clamp', 'bounce', 'wrap', got {self.mode!r}")
+
+
+@dataclass(kw_only=True)
+class NoParams:
+    """This system takes no parameters."""
+
+
+def make_bounds(arena: list[float], mode: str, dtype: torch.dtype, device: torch.device):
+    """The ``bounds`` system: clamp, bounce or wrap movable entities at the arena's walls."""
+    lo = torch.tensor([arena[0], arena[2]], dtype=dtype, device=device)
+    hi = torch.tensor([arena[1], arena[3]], dtype=dtype, device=device)
+
+    def bounds(state: dict) -> None:
+        pos, vel = state["pos"], state["vel"]
+        r = state["radius"].unsqueeze(-1)
+        moving = (state["movable"] & state["alive"]).unsqueeze(-1)
+        if mode == "wrap":
+            new_pos = lo + torch.remainder(pos - lo, hi - lo)
+            new_vel = vel
+        else:
+            new_pos = torch.minimum(torch.maximum(pos, lo + r), hi - r)
+            hit = new_pos != pos
+            new_vel = torch.where(hit, -vel if mode == "bounce" else torch.zeros_like(vel), vel)
+        state["pos"] = torch.where(moving, new_pos, pos)
+        state["vel"] = torch.where(moving, new_vel, vel)
+
+    return bounds
+
+
+def make_physics(env, p: PhysicsParams):
+    """The ``physics`` system: every group's actions → forces, contacts, integration (MPE order)."""
+    from engine.world.env import BuildEnv
+
+    assert isinstance(env, BuildEnv)
+    w = env.params
+    dt, damping, cf, margin = w.dt / p.substeps, w.damping, w.contact_force, w.contact_margin
+    table = env.tensor(DISCRETE_DIRECTIONS)
+    n = env.layout.n
+    pieces = []  # (start, stop, group or None) covering the entity axis in order
+    by_start = sorted(env.groups.values(), key=lambda g: g.slice.start)
+    cursor = 0
+    for g in by_start:
+        if g.slice.start > cursor:
+            pieces.append((cursor, g.slice.start, None))
+        pieces.append((g.slice.start, g.slice.stop, g))
+        cursor = g.slice.stop
+    if cursor < n:
+        pieces.append((cursor, n, None))
+    substeps, contacts = p.substeps, p.contacts
+
+    def physics(state: dict) -> None:
+        accel = state["accel"]
+        parts = []
+        for lo, hi, g in pieces:
+            if g is None:
+                parts.append(torch.zeros_like(state["pos"][:, lo:hi]))
+            elif g.action_type == "discrete":
+                parts.append(discrete_action_force(state["action." + g.name], accel[:, lo:hi], table))
+            else:
+                parts.append(continuous_action_force(state["action." + g.name], accel[:, lo:hi]))
+        force = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        force = force * state["alive"].unsqueeze(-1).to(force.dtype)
+        state["action_force"] = force
+        for _ in range(substeps):
+            state["pos"], state["vel"] = physics_step(state, force, dt, damping, cf, margin, contacts)
+
+    return physics

@@ -1,0 +1,150 @@
+"""Observation terms: the vocabulary agent groups build their observation vectors from.
+
+Each term is a factory ``(env, group, params) -> (size, fn)`` where ``fn(state) -> [B, A, size]``.
+Index tensors are precomputed at build time, so a term is one gather and a subtraction, for every
+agent of every world at once. Entities that are dead contribute zeros, so a fixed-size observation
+never leaks stale positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from engine.world.env import BuildEnv, GroupPlan
+from engine.world.spec import fld
+
+
+@dataclass(kw_only=True)
+class NoParams:
+    """This term takes no parameters."""
+
+
+@dataclass(kw_only=True)
+class OfTypes:
+    """Which entities a term looks at."""
+
+    of: list[str] = fld(min_items=1, doc="Entity types, in order; their slots are concatenated.")
+    exclude_self: bool = fld(True, doc="Leave the observing agent itself out (when its type is listed).")
+
+
+@dataclass(kw_only=True)
+class CustomTerm:
+    """A user term: ``fn(state, group) -> [B, A, size]`` found by dotted path."""
+
+    fn: str = fld(doc="Dotted path of the function, e.g. mypkg.obs.energy.")
+    size: int = fld(ge=1, le=1 << 20, doc="Features it returns per agent.")
+
+
+def _others(env: BuildEnv, group: GroupPlan, types: list[str], exclude_self: bool) -> torch.Tensor | None:
+    """``[A, K]`` entity indices each agent looks at, or None when it is the same slice for all."""
+    idx = env.layout.indices(types)
+    own = torch.arange(group.slice.start, group.slice.stop)
+    if not exclude_self or group.slice.name not in types:
+        return None
+    keep = idx.unsqueeze(0) != own.unsqueeze(1)  # [A, K]
+    return idx.unsqueeze(0).expand(len(own), -1)[keep].view(len(own), len(idx) - 1)
+
+
+def _gather(x: torch.Tensor, idx: torch.Tensor | None, lo: int, hi: int) -> torch.Tensor:
+    """x ``[B, N, ...]`` → ``[B, A or 1, K, ...]``: the entities each agent looks at."""
+    if idx is None:
+        return x[:, lo:hi].unsqueeze(1)
+    return x[:, idx]
+
+
+def _contiguous_span(env: BuildEnv, types: list[str]) -> tuple[int, int] | None:
+    idx = env.layout.indices(types)
+    if len(idx) and bool((idx == torch.arange(int(idx[0]), int(idx[0]) + len(idx))).all()):
+        return int(idx[0]), int(idx[0]) + len(idx)
+    return None
+
+
+def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field_name: str,
+                 relative: bool, ) -> tuple[int, Callable]:
+    env.check_types(p.of, path + ("of",))
+    idx = _others(env, group, p.of, p.exclude_self)
+    span = _contiguous_span(env, p.of) if idx is None else None
+    if idx is None and span is None:
+        # non-contiguous type list: a gather with the same indices for every agent
+        idx = env.layout.indices(p.of).unsqueeze(0).expand(group.size, -1).contiguous()
+    lo, hi = span if span else (0, 0)
+    idx = idx.to(env.device) if idx is not None else None
+    k = (idx.shape[1] if idx is not None else hi - lo)
+    mortal = any(t in env.mortal_types for t in p.of)
+    a0, a1 = group.slice.start, group.slice.stop
+
+    def term(state: dict) -> torch.Tensor:
+        x = _gather(state[field_name], idx, lo, hi)  # [B, A|1, K, 2]
+        if relative:
+            x = x - state["pos"][:, a0:a1].unsqueeze(2)
+        else:
+            x = x.expand(-1, a1 - a0, -1, -1)
+        if mortal:
+            x = x * _gather(state["alive"], idx, lo, hi).unsqueeze(-1).to(x.dtype)
+        return x.reshape(x.shape[0], a1 - a0, -1)
+
+    return 2 * k, term
+
+
+def relative_pos(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
+    """Positions of entities of the given types relative to the agent (MPE: landmark/other positions)."""
+    return _entity_term(env, group, p, path, "pos", relative=True)
+
+
+def vel(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
+    """Absolute velocities of entities of the given types (MPE: other agents' velocities)."""
+    return _entity_term(env, group, p, path, "vel", relative=False)
+
+
+def alive(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
+    """1.0 for each listed entity that is alive, 0.0 otherwise."""
+    env.check_types(p.of, path + ("of",))
+    idx = _others(env, group, p.of, p.exclude_self)
+    if idx is None:
+        idx = env.layout.indices(p.of).unsqueeze(0).expand(group.size, -1).contiguous()
+    idx = idx.to(env.device)
+
+    def term(state: dict) -> torch.Tensor:
+        return state["alive"][:, idx].to(state["pos"].dtype)
+
+    return idx.shape[1], term
+
+
+def _self_term(field_name: str):
+    def factory(env: BuildEnv, group: GroupPlan, p: NoParams, path: tuple):
+        a0, a1 = group.slice.start, group.slice.stop
+
+        def term(state: dict) -> torch.Tensor:
+            return state[field_name][:, a0:a1]
+
+        return 2, term
+
+    factory.__doc__ = f"The agent's own {field_name}."
+    return factory
+
+
+def custom(env: BuildEnv, group: GroupPlan, p: CustomTerm, path: tuple):
+    """A user-written term, imported by dotted path."""
+    from engine.world.dotted import import_dotted
+
+    fn = import_dotted(p.fn, env.ctx, path + ("fn",))
+    size = p.size
+
+    def term(state: dict) -> torch.Tensor:
+        return fn(state, group)
+
+    return size, term
+
+
+#: name → (params class, factory)
+OBSERVATION_TERMS: dict[str, tuple[type, Callable]] = {
+    "self_pos": (NoParams, _self_term("pos")),
+    "self_vel": (NoParams, _self_term("vel")),
+    "relative_pos": (OfTypes, relative_pos),
+    "vel": (OfTypes, vel),
+    "alive": (OfTypes, alive),
+    "custom": (CustomTerm, custom),
+}

@@ -1,0 +1,175 @@
+"""Reward terms: per-agent rewards ``[B, A]`` built from a small vocabulary, summed per group.
+
+Each factory returns ``fn(state, alive_before) -> [B, A]``; ``alive_before [B, N]`` is the alive
+mask at the start of the tick, so an agent that dies this tick still gets its death penalty, and
+agents that were already dead get nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from engine.world.env import BuildEnv, GroupPlan
+from engine.world.spec import fld
+
+
+@dataclass(kw_only=True)
+class ContactReward:
+    """``value`` for each entity of the listed types touching the agent (distance < r_a + r_b)."""
+
+    with_: list[str] = fld(min_items=1, alias="with", doc="Entity types whose contact counts.")
+    value: float = fld(1.0, doc="Reward per contact.")
+    shared: bool = fld(False, doc="Sum over the group's agents and give every agent the total (team reward).")
+
+
+@dataclass(kw_only=True)
+class BoundsPenalty:
+    """MPE simple_tag's penalty for leaving the arena, per axis: 0 below ``inner``, linear to
+    ``outer``, then exp(2x - 2) capped at ``cap``."""
+
+    inner: float = fld(0.9, ge=0, doc="|x| below which there is no penalty.")
+    outer: float = fld(1.0, ge=0, doc="|x| where the linear part ends.")
+    slope: float = fld(10.0, doc="Penalty per unit between inner and outer.")
+    cap: float = fld(10.0, doc="Largest penalty per axis.")
+
+
+@dataclass(kw_only=True)
+class DistanceReward:
+    """``scale`` × distance to the nearest (or all) entities of the listed types: a shaping term."""
+
+    to: list[str] = fld(min_items=1, doc="Entity types to measure the distance to.")
+    scale: float = fld(-0.1, doc="Reward per unit of distance (negative: closer is better).")
+    reduce: str = fld("min", doc="min: nearest entity; sum: all of them.")
+
+
+@dataclass(kw_only=True)
+class CollectReward:
+    """``value`` for each entity of the listed types this agent removed by contact this tick."""
+
+    of: list[str] = fld(min_items=1, doc="Entity types that are collected (they need despawn_on_contact).")
+    value: float = fld(1.0, doc="Reward per collected entity.")
+    shared: bool = fld(False, doc="Sum over the group's agents and give every agent the total.")
+
+
+@dataclass(kw_only=True)
+class DeathReward:
+    """``value`` on the tick the agent dies."""
+
+    value: float = fld(-1.0, doc="Reward when the agent is removed.")
+
+
+@dataclass(kw_only=True)
+class CustomReward:
+    """A user term: ``fn(state, group) -> [B, A]`` found by dotted path."""
+
+    fn: str = fld(doc="Dotted path of the function.")
+
+
+def _share(r: torch.Tensor, shared: bool) -> torch.Tensor:
+    return r.sum(1, keepdim=True).expand_as(r) if shared else r
+
+
+def contact(env: BuildEnv, group: GroupPlan, p: ContactReward, path: tuple):
+    env.check_types(p.with_, path + ("with",))
+    idx = env.layout.indices(p.with_).to(env.device)
+    own = torch.arange(group.slice.start, group.slice.stop, device=env.device)
+    not_self = (idx.unsqueeze(0) != own.unsqueeze(1))  # [A, K]
+    a0, a1 = group.slice.start, group.slice.stop
+    value, shared = p.value, p.shared
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        pos, rad, alive = state["pos"], state["radius"], state["alive"]
+        d = (pos[:, a0:a1].unsqueeze(2) - pos[:, idx].unsqueeze(1)).square().sum(-1).sqrt()  # [B, A, K]
+        touching = d < rad[:, a0:a1].unsqueeze(2) + rad[:, idx].unsqueeze(1)
+        touching = touching & not_self & alive[:, idx].unsqueeze(1) & alive[:, a0:a1].unsqueeze(2)
+        r = touching.sum(-1).to(pos.dtype) * value
+        return _share(r, shared)
+
+    return term
+
+
+def bounds_penalty(env: BuildEnv, group: GroupPlan, p: BoundsPenalty, path: tuple):
+    a0, a1 = group.slice.start, group.slice.stop
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        x = state["pos"][:, a0:a1].abs()
+        pen = torch.where(x < p.inner, torch.zeros_like(x),
+                          torch.where(x < p.outer, (x - p.inner) * p.slope,
+                                      torch.exp(2 * x - 2).clamp_max(p.cap)))
+        return -pen.sum(-1)
+
+    return term
+
+
+def distance(env: BuildEnv, group: GroupPlan, p: DistanceReward, path: tuple):
+    env.check_types(p.to, path + ("to",))
+    if p.reduce not in ("min", "sum"):
+        raise env.ctx.error(path + ("reduce",), f"expected 'min' or 'sum', got {p.reduce!r}")
+    idx = env.layout.indices(p.to).to(env.device)
+    a0, a1 = group.slice.start, group.slice.stop
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        pos = state["pos"]
+        d = (pos[:, a0:a1].unsqueeze(2) - pos[:, idx].unsqueeze(1)).square().sum(-1).sqrt()
+        d = torch.where(state["alive"][:, idx].unsqueeze(1), d, torch.full_like(d, float("inf")))
+        if p.reduce == "min":
+            r = d.min(-1).values
+            r = torch.where(torch.isinf(r), torch.zeros_like(r), r)
+        else:
+            r = torch.where(torch.isinf(d), torch.zeros_like(d), d).sum(-1)
+        return r * p.scale
+
+    return term
+
+
+def collect(env: BuildEnv, group: GroupPlan, p: CollectReward, path: tuple):
+    env.check_types(p.of, path + ("of",))
+    lo_hi = [(env.layout.types[t].start, env.layout.types[t].stop) for t in p.of]
+    for t in p.of:
+        lc = env.loaded.spec.entities[t].lifecycle
+        if lc is None or not lc.despawn_on_contact:
+            raise env.ctx.error(path + ("of",), f"entity type {t!r} is never removed by contact; "
+                                                f"expected it to have lifecycle.despawn_on_contact")
+    own = torch.arange(group.slice.start, group.slice.stop, device=env.device)
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        killer = torch.cat([state["killed_by"][:, lo:hi] for lo, hi in lo_hi], dim=1)  # [B, K]
+        r = (killer.unsqueeze(1) == own.view(1, -1, 1)).sum(-1).to(state["pos"].dtype) * p.value
+        return _share(r, p.shared)
+
+    return term
+
+
+def death(env: BuildEnv, group: GroupPlan, p: DeathReward, path: tuple):
+    a0, a1 = group.slice.start, group.slice.stop
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        died = alive_before[:, a0:a1] & ~state["alive"][:, a0:a1]
+        return died.to(state["pos"].dtype) * p.value
+
+    return term
+
+
+def custom(env: BuildEnv, group: GroupPlan, p: CustomReward, path: tuple):
+    from engine.world.dotted import import_dotted
+
+    fn = import_dotted(p.fn, env.ctx, path + ("fn",), str(env.loaded.base_dir))
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        return fn(state, group)
+
+    return term
+
+
+#: name → (params class, factory)
+REWARD_TERMS: dict[str, tuple[type, Callable]] = {
+    "contact": (ContactReward, contact),
+    "bounds_penalty": (BoundsPenalty, bounds_penalty),
+    "distance": (DistanceReward, distance),
+    "collect": (CollectReward, collect),
+    "death": (DeathReward, death),
+    "custom": (CustomReward, custom),
+}

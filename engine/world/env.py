@@ -1,0 +1,80 @@
+"""What system and term factories see while a world is being built: layout, groups, device, params.
+
+Factories turn validated YAML parameters into plain functions over the state dict. They receive a
+``BuildEnv`` so they can precompute index tensors and constants once, on the right device, and keep
+the tick itself free of allocation and Python branching on tensor values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from engine.storage import EntitySlice, Layout
+from engine.world.loader import LoadedWorld
+from engine.world.schema import AgentGroup, WorldParams
+from engine.world.spec import Ctx
+
+
+@dataclass
+class GroupPlan:
+    """An agent group resolved against the layout: its entity slice and action space."""
+
+    name: str
+    spec: AgentGroup
+    slice: EntitySlice
+    action_type: str
+    obs_size: int = 0
+    obs_fns: list[Callable] = field(default_factory=list)
+    obs_names: list[tuple[str, int]] = field(default_factory=list)
+    reward_fns: list[Callable] = field(default_factory=list)
+    needs_pixels: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.slice.capacity
+
+    @property
+    def sl(self) -> slice:
+        return self.slice.sl
+
+    def agent_names(self) -> list[str]:
+        return [f"{self.name}_{i}" for i in range(self.size)]
+
+
+@dataclass
+class BuildEnv:
+    """Everything a factory may read; ``ctx`` locates errors in the world file."""
+
+    loaded: LoadedWorld
+    layout: Layout
+    groups: dict[str, GroupPlan]
+    device: torch.device
+    ctx: Ctx
+    mortal_types: set[str]
+
+    @property
+    def params(self) -> WorldParams:
+        return self.loaded.spec.world
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layout.float_dtype
+
+    def check_types(self, names: list[str], path: tuple, what: str = "entity type") -> list[str]:
+        """Every name must be an entity type of this world; the message lists the known ones."""
+        import difflib
+
+        for i, n in enumerate(names):
+            if n not in self.layout.types:
+                close = difflib.get_close_matches(n, list(self.layout.types), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.ctx.error(path + (i,) if len(names) > 1 or path[-1:] != (n,) else path,
+                                     f"unknown {what} {n!r}{hint}; expected one of: "
+                                     f"{', '.join(self.layout.types)}")
+        return names
+
+    def tensor(self, data, dtype: torch.dtype | None = None) -> torch.Tensor:
+        return torch.as_tensor(data, dtype=dtype or self.dtype, device=self.device)

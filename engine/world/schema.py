@@ -1,0 +1,225 @@
+"""The world format, version 1: one dataclass per section of a world file.
+
+These classes are the single source of truth for what a world file may contain: the validator
+(``engine.world.spec``) checks files against them and ``worldloom schema`` writes the JSON Schema
+that editors autocomplete from (shipped as ``worlds/world.schema.json``). Semantic checks that span
+sections (an agent group naming an entity type that exists, system parameters, observation terms)
+happen when the world is built (``engine.world.build``), with the same located messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from engine.world.spec import Ctx, describe, fld
+
+FORMAT_VERSION = 1
+#: Upper bounds that keep a typo from allocating the machine away; documented in docs/world-format.md.
+MAX_CAPACITY_PER_TYPE = 65_536
+MAX_ENTITIES = 65_536
+MAX_STEPS = 1_000_000_000
+MAX_GROUPS = 64
+
+
+@dataclass(kw_only=True)
+class WorldParams:
+    """Physical constants of the world (MPE's defaults)."""
+
+    dt: float = fld(0.1, gt=0, le=10, doc="Simulated seconds per tick.")
+    damping: float = fld(0.25, ge=0, le=1, doc="Fraction of velocity lost per tick (before forces are added).")
+    contact_force: float = fld(100.0, ge=0, doc="Stiffness of the soft contact force between colliding entities.")
+    contact_margin: float = fld(1e-3, gt=0, doc="Softness of contacts: penetration is softplus(-(d - r1 - r2)/m)*m.")
+    arena: list[float] = fld(factory=lambda: [-1.0, 1.0, -1.0, 1.0], min_items=4, max_items=4,
+                             doc="x_min, x_max, y_min, y_max: the camera fits it; the `bounds` system keeps "
+                                 "entities inside it.")
+    dtype: Literal["float32", "float64"] = fld("float32", doc="Floating-point precision of all components.")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        a = self.arena
+        if not (a[0] < a[1] and a[2] < a[3]):
+            raise ctx.error(path + ("arena",), f"expected x_min < x_max and y_min < y_max, got {a}")
+
+
+@dataclass(kw_only=True)
+class ComponentDecl:
+    """A user-declared component: one value of this shape per entity, in every world."""
+
+    shape: list[int] = fld(factory=list, ge=1, max_items=4, doc="Shape of one entity's value ([] = scalar).")
+    dtype: Literal["float32", "float64", "int32", "int64", "bool"] = fld("float32", doc="Element type.")
+    default: Any = fld(0, doc="Value every entity starts with (a number/boolean, or a nested list of the shape).")
+    doc: str = fld("", doc="What the component holds, its units and range.")
+
+
+@dataclass(kw_only=True)
+class SpawnRule:
+    """How a component is set when an entity (re)spawns: a constant, or a random draw per world."""
+
+    constant: Any = fld(None, doc="A fixed value (number or list of the component's shape).")
+    uniform: list[Any] | None = fld(None, min_items=2, max_items=2,
+                                    doc="[low, high]: uniform draw; each a number or a list of the shape.")
+    normal: list[Any] | None = fld(None, min_items=2, max_items=2, doc="[mean, std]: normal draw.")
+
+    @classmethod
+    def __coerce__(cls, value: Any) -> Any:
+        if isinstance(value, (int, float, list)) and not isinstance(value, bool):
+            return {"constant": value}
+        return value
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        given = [k for k in ("constant", "uniform", "normal") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ctx.error(path, f"expected exactly one of constant, uniform, normal; got {given or 'none'}")
+
+    @classmethod
+    def __schema_alternatives__(cls) -> list[dict]:
+        return [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]
+
+
+@dataclass(kw_only=True)
+class Lifecycle:
+    """Despawn/respawn rules: how entities of this type leave the world and come back."""
+
+    despawn_on_contact: list[str] = fld(factory=list, doc="Entity types whose touch removes this entity.")
+    respawn_after: int | None = fld(None, ge=1, le=MAX_STEPS,
+                                    doc="Ticks until a removed entity respawns (fresh spawn values); "
+                                        "omit: it stays removed until the episode resets.")
+
+
+@dataclass(kw_only=True)
+class EntityType:
+    """An archetype: a contiguous slice of the entity axis with a fixed capacity."""
+
+    count: int = fld(ge=0, le=MAX_CAPACITY_PER_TYPE, doc="Entities of this type alive at reset.")
+    capacity: int | None = fld(None, ge=0, le=MAX_CAPACITY_PER_TYPE,
+                               doc="Slots reserved on the entity axis (default: count); extra slots start dead.")
+    components: dict[str, Any] = fld(factory=dict,
+                                     doc="Values of components for this type, e.g. radius: 0.05, color: [1, 0, 0].")
+    spawn: dict[str, SpawnRule] = fld(factory=dict, doc="Per component: how it is set at (re)spawn.")
+    lifecycle: Lifecycle | None = fld(None, doc="Despawn/respawn rules (omit: entities never leave).")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        if self.capacity is not None and self.capacity < self.count:
+            raise ctx.error(path + ("capacity",),
+                            f"expected a capacity >= count ({self.count}), got {self.capacity}")
+
+    @property
+    def slots(self) -> int:
+        return self.count if self.capacity is None else self.capacity
+
+
+@dataclass(kw_only=True)
+class ActionSpec:
+    """An agent group's action space."""
+
+    type: Literal["discrete", "continuous"] = fld(
+        "discrete", doc="discrete: 5 choices (no-op, -x, +x, -y, +y) × accel; continuous: MPE's 5 values in "
+                        "[0, 1], force = (a2 - a1, a4 - a3) × accel.")
+
+    @classmethod
+    def __coerce__(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
+
+    @classmethod
+    def __schema_alternatives__(cls) -> list[dict]:
+        return [{"enum": ["discrete", "continuous"]}]
+
+
+@dataclass(kw_only=True)
+class AgentGroup:
+    """Agents that share an observation/action/reward definition (and usually a policy)."""
+
+    entity: str = fld(doc="The entity type whose entities are this group's agents.")
+    action: ActionSpec = fld(factory=ActionSpec, doc="Action space (discrete or continuous).")
+    observation: list[Any] = fld(factory=list, max_items=256,
+                                 doc="Observation terms, concatenated in order: a name (self_pos) or "
+                                     "{name: {params}}. See docs/world-format.md.")
+    reward: list[Any] = fld(factory=list, max_items=256, doc="Reward terms, summed: {name: {params}}.")
+
+
+@dataclass(kw_only=True)
+class Episode:
+    """When an episode ends."""
+
+    max_steps: int = fld(25, ge=1, le=MAX_STEPS, doc="Ticks until every agent is truncated.")
+    end_when: Literal["never", "all_agents_dead"] = fld(
+        "never", doc="Termination condition for the whole world (agents also terminate when they die).")
+
+
+@dataclass(kw_only=True)
+class SessionOptions:
+    """ONNX Runtime session options for one plugin."""
+
+    intra_op_threads: int | None = fld(None, ge=0, le=256, doc="ORT intra-op threads (default: by batch size).")
+    inter_op_threads: int | None = fld(None, ge=0, le=256, doc="ORT inter-op threads.")
+    graph_optimization: Literal["disabled", "basic", "extended", "all"] = fld("all", doc="ORT graph optimisation.")
+
+
+@dataclass(kw_only=True)
+class PluginSpec:
+    """A learned subsystem: an ONNX model bound to the ECS."""
+
+    kind: Literal["policy", "dynamics", "renderer"] = fld(doc="What the model does.")
+    model: str = fld(doc="Path of the .onnx file, relative to the world file.")
+    agents: str | None = fld(None, doc="policy: the agent group it controls.")
+    entities: list[str] | None = fld(None, doc="dynamics/renderer: the entity types it reads and writes.")
+    inputs: dict[str, Any] = fld(factory=dict, doc="ONNX input name → what feeds it (see docs/plugins.md).")
+    outputs: dict[str, Any] = fld(factory=dict, doc="ONNX output name → where it goes (see docs/plugins.md).")
+    providers: Literal["auto", "cpu", "cuda"] = fld("auto", doc="Execution provider: auto = CUDA if usable.")
+    session: SessionOptions = fld(factory=SessionOptions, doc="ONNX Runtime session options.")
+    on_nan: Literal["raise", "fallback", "zero"] = fld(
+        "raise", doc="What to do with NaN/Inf outputs: raise, fall back to the hand-coded system, or zero them.")
+    sample: Literal["argmax", "sample"] = fld("argmax", doc="policy with logits: argmax or seeded sampling.")
+    constraints: list[Any] = fld(factory=list, doc="Projected onto learned outputs: bounds, max_speed, "
+                                                   "non_penetration.")
+    replaces: str | None = fld(None, doc="Name of the system this plugin replaces in the tick.")
+    shadow: bool = fld(False, doc="Also advance an open-loop twin with the replaced hand-coded system; "
+                                  "report drift.")
+    resync_above: float | None = fld(None, gt=0, doc="Copy the twin into the world when drift exceeds this.")
+    enabled: bool = fld(True, doc="false: the hand-coded system it replaces runs instead.")
+
+
+@dataclass(kw_only=True)
+class RenderSettings:
+    """How the world looks (window, offscreen frames, pixel observations)."""
+
+    size: list[int] = fld(factory=lambda: [512, 512], ge=16, le=8192, min_items=2, max_items=2,
+                          doc="Width, height in pixels of the window / offscreen frames.")
+    background: list[float] = fld(factory=lambda: [1.0, 1.0, 1.0], ge=0, le=1, min_items=3, max_items=3,
+                                  doc="Background RGB in 0..1.")
+    shapes: dict[str, Literal["circle", "square"]] = fld(factory=dict, doc="Per entity type: drawn shape.")
+    tick_rate: float | None = fld(None, gt=0, le=1000,
+                                  doc="Ticks per second in the window (default: 1/dt).")
+    controls: dict[str, str] = fld(factory=dict,
+                                   doc="Key bindings for the controlled agent: up, down, left, right "
+                                       "→ key names (default arrows/WASD).")
+
+
+@dataclass(kw_only=True)
+class WorldSpec:
+    """A worldloom world file."""
+
+    version: int = fld(doc=f"World format version; this release reads version {FORMAT_VERSION}.")
+    name: str = fld(doc="Short name of the world.")
+    description: str = fld("", doc="What the world is about.")
+    world: WorldParams = fld(factory=WorldParams, doc="Physical constants.")
+    components: dict[str, ComponentDecl] = fld(factory=dict, max_items=256,
+                                               doc="User-declared components beyond the built-in ones.")
+    entities: dict[str, EntityType] = fld(min_items=1, max_items=MAX_GROUPS,
+                                          doc="Entity types, in entity-axis order.")
+    agents: dict[str, AgentGroup] = fld(factory=dict, max_items=MAX_GROUPS, doc="Agent groups.")
+    systems: list[Any] = fld(factory=lambda: ["physics"], max_items=256,
+                             doc="Systems run each tick, in order: a name, {name: {params}}, or "
+                                 "{system: dotted.path, params: {...}}.")
+    episode: Episode = fld(factory=Episode, doc="Episode length and termination.")
+    plugins: dict[str, PluginSpec] = fld(factory=dict, max_items=64, doc="Learned subsystems (ONNX).")
+    render: RenderSettings = fld(factory=RenderSettings, doc="Rendering settings.")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        if self.version != FORMAT_VERSION:
+            raise ctx.error(path + ("version",),
+                            f"expected world format version {FORMAT_VERSION}, got {describe(self.version)}")
+        total = sum(e.slots for e in self.entities.values())
+        if total > MAX_ENTITIES:
+            raise ctx.error(path + ("entities",),
+                            f"expected at most {MAX_ENTITIES:,} entity slots in all, got {total:,}")
