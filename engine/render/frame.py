@@ -1,0 +1,145 @@
+"""What one draw needs, as plain arrays: the renderer's input contract, independent of the Sim.
+
+Everything is converted once to contiguous numpy arrays of fixed dtypes (torch tensors are detached
+and copied to the host in one call each), so the renderer builds instance data with whole-array ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SHAPE_CIRCLE = 0
+SHAPE_SQUARE = 1
+SHAPES = (SHAPE_CIRCLE, SHAPE_SQUARE)
+
+
+def to_numpy(value: Any, dtype: np.dtype | type, name: str) -> np.ndarray:
+    """Convert a numpy array, torch tensor or sequence to a contiguous numpy array of ``dtype``.
+
+    torch is never imported here: a tensor is recognised by its ``detach``/``cpu`` methods, so
+    ``import engine.render`` stays light.
+    """
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.ascontiguousarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Frame.{name}: expected an array convertible to {np.dtype(dtype)}, "
+                        f"got {type(value).__name__}") from exc
+
+
+def _expect_shape(arr: np.ndarray, shape: tuple[int | None, ...], name: str, meaning: str) -> None:
+    ok = arr.ndim == len(shape) and all(want is None or want == got for want, got in zip(shape, arr.shape))
+    if not ok:
+        want = "[" + ", ".join("?" if s is None else str(s) for s in shape) + "]"
+        raise ValueError(f"Frame.{name}: expected shape {want} ({meaning}), got {list(arr.shape)}")
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """Entity state of B worlds with N entity slots, ready to draw.
+
+    Fields (converted on construction; torch tensors or numpy arrays accepted):
+
+    - ``pos`` ``[B, N, 2]`` float32, world units, y up.
+    - ``radius`` ``[B, N]`` float32, world units (a square's half side); ``[N]`` is broadcast over B.
+    - ``color`` ``[B, N, 3]`` float32 RGB in 0..1; ``[N, 3]`` is broadcast over B.
+    - ``alive`` ``[B, N]`` bool; dead slots are not drawn. Default: all alive.
+    - ``shape`` ``[N]`` int8, :data:`SHAPE_CIRCLE` (0) or :data:`SHAPE_SQUARE` (1). Default: circles.
+    - ``cameras`` optional ``[B, C, 3]`` float32 ``(cx, cy, half_extent)``: C views per world (e.g. one
+      per agent, see :func:`agent_cameras`), used by ``Renderer.render_tiles`` when it is given no
+      cameras. ``half_extent`` is the world distance from the view's centre to its shorter edge.
+
+    >>> f = Frame(pos=np.zeros((2, 3, 2)), radius=np.full(3, 0.1), color=np.ones((3, 3)))
+    >>> f.num_worlds, f.num_entities, f.radius.shape
+    (2, 3, (2, 3))
+    """
+
+    pos: np.ndarray
+    radius: np.ndarray
+    color: np.ndarray
+    alive: np.ndarray | None = None
+    shape: np.ndarray | None = None
+    cameras: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        pos = to_numpy(self.pos, np.float32, "pos")
+        _expect_shape(pos, (None, None, 2), "pos", "worlds B, entities N, xy")
+        b, n = pos.shape[:2]
+        radius = to_numpy(self.radius, np.float32, "radius")
+        if radius.ndim == 1:
+            radius = np.broadcast_to(radius, (b, n))
+        _expect_shape(radius, (b, n), "radius", "B, N like pos")
+        color = to_numpy(self.color, np.float32, "color")
+        if color.ndim == 2:
+            color = np.broadcast_to(color, (b, n, 3))
+        _expect_shape(color, (b, n, 3), "color", "B, N, RGB like pos")
+        if self.alive is None:
+            alive = np.ones((b, n), dtype=bool)
+        else:
+            alive = to_numpy(self.alive, bool, "alive")
+            _expect_shape(alive, (b, n), "alive", "B, N like pos")
+        if self.shape is None:
+            shape = np.zeros(n, dtype=np.int8)
+        else:
+            shape = to_numpy(self.shape, np.int8, "shape")
+            _expect_shape(shape, (n,), "shape", "one shape id per entity slot, shared by all worlds")
+            if not np.isin(shape, SHAPES).all():
+                bad = sorted(set(np.unique(shape).tolist()) - set(SHAPES))
+                raise ValueError(f"Frame.shape: ids must be 0 (circle) or 1 (square), found {bad}")
+        cameras = None
+        if self.cameras is not None:
+            cameras = to_numpy(self.cameras, np.float32, "cameras")
+            if cameras.ndim == 2:
+                cameras = cameras[:, None, :]
+            _expect_shape(cameras, (b, None, 3), "cameras", "B worlds, C views, (cx, cy, half_extent)")
+            if not (cameras[..., 2] > 0).all():
+                raise ValueError("Frame.cameras: half_extent (last column) must be > 0")
+        for name, value in (("pos", pos), ("radius", radius), ("color", color),
+                            ("alive", alive), ("shape", shape), ("cameras", cameras)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def num_worlds(self) -> int:
+        """B, the number of worlds."""
+        return self.pos.shape[0]
+
+    @property
+    def num_entities(self) -> int:
+        """N, the entity capacity of each world."""
+        return self.pos.shape[1]
+
+    def tile_cameras(self) -> tuple[np.ndarray, np.ndarray]:
+        """Flatten ``cameras [B, C, 3]`` into ``(cameras [B*C, 3], world_of_tile [B*C])``, world-major.
+
+        This is the argument pair ``Renderer.render_tiles`` takes, so tile ``b*C + c`` is view c of
+        world b.
+        """
+        if self.cameras is None:
+            raise ValueError("Frame.cameras is None; pass cameras=[B, C, 3] (see agent_cameras) "
+                             "to tile views")
+        b, c = self.cameras.shape[:2]
+        return self.cameras.reshape(b * c, 3), np.repeat(np.arange(b, dtype=np.int64), c)
+
+
+def agent_cameras(pos: Any, agent_index: Any, half_extent: float) -> np.ndarray:
+    """Cameras ``[B, A, 3]`` centred on each agent, for agent-centred pixel observations.
+
+    ``pos`` is ``[B, N, 2]`` (numpy or torch), ``agent_index`` the A entity slots of the agents.
+
+    >>> cams = agent_cameras(np.zeros((4, 10, 2)), [0, 1], half_extent=0.5)
+    >>> cams.shape
+    (4, 2, 3)
+    """
+    p = to_numpy(pos, np.float32, "pos")
+    _expect_shape(p, (None, None, 2), "pos", "worlds B, entities N, xy")
+    idx = to_numpy(agent_index, np.int64, "agent_index").reshape(-1)
+    if half_extent <= 0:
+        raise ValueError(f"agent_cameras: half_extent must be > 0 world units, got {half_extent}")
+    out = np.empty((p.shape[0], idx.size, 3), dtype=np.float32)
+    out[..., :2] = p[:, idx]
+    out[..., 2] = half_extent
+    return out
