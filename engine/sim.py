@@ -72,9 +72,19 @@ class Sim:
         self.external_groups = [g for g in self.groups if g not in self.controlled_by]
         self._respawn_components = [sp.component for sp in plan.spawn] if any(
             getattr(s.fn, "needs_respawn_noise", False) for s in plan.systems) else []
+        self.plugins = plan.plugins
+        for host in self.plugins.values():
+            host.generator = self._gen
         self._tick = Tick(plan, compile=compile)
         self.state: dict[str, torch.Tensor] = {}
         self._allocate()
+        self._metric_keys = [k for k in self.state if k.startswith("metric.")]
+        self._view = None
+        self._pixels = None
+        if any(g.pixels is not None for g in self.groups.values()):
+            from engine.terms.pixels import PixelObserver  # creates the GL context, or fails loudly
+
+            self._pixels = PixelObserver(self)
         self._needs_reset = True
 
     # ------------------------------------------------------------------ construction and reset
@@ -90,6 +100,18 @@ class Sim:
             st["killed_by"] = torch.full((B, self.layout.n), -1, dtype=torch.int64, device=dev)
             st["respawn_timer"] = torch.zeros((B, self.layout.n), dtype=torch.int64, device=dev)
         fdt = self.layout.float_dtype
+        for name, host in self.plugins.items():
+            if host.kind != "dynamics":
+                continue
+            metrics = ["nonfinite"]
+            if host.spec.shadow:
+                st[f"shadow.{name}.pos"] = st["pos"].clone()
+                st[f"shadow.{name}.vel"] = st["vel"].clone()
+                metrics += ["drift_pos", "drift_pos_max", "drift_vel", "one_step_pos"]
+                if host.spec.resync_above is not None:
+                    metrics.append("resync")
+            for m in metrics:
+                st[f"metric.{name}.{m}"] = torch.zeros(B, dtype=fdt, device=dev)
         for g in self.groups.values():
             A = g.size
             if g.action_type == "discrete":
@@ -136,6 +158,9 @@ class Sim:
             else:
                 m = mask.view((B,) + (1,) * (v.dim() - 1))
                 st[k] = torch.where(m, v, st[k])
+        for k in [k for k in st if k.startswith("shadow.")]:  # the open-loop twin restarts with the world
+            comp = st[k.rsplit(".", 1)[1]]
+            st[k] = comp.clone() if mask is None else torch.where(mask.view(B, 1, 1), comp, st[k])
         zero_keys = ["tick", "done"] + [k for k in st if k.startswith(("return.", "reward.", "terminated.",
                                                                         "truncated."))]
         if "killed_by" in st:
@@ -167,7 +192,19 @@ class Sim:
 
     # ------------------------------------------------------------------ stepping
     def observations(self) -> dict[str, torch.Tensor]:
-        return {g: self.state["obs." + g] for g in self.groups}
+        """Observation vectors by group ``[B, A, F]``; pixel observations as ``"<group>/pixels"``."""
+        obs = {g: self.state["obs." + g] for g in self.groups}
+        if self._pixels is not None:
+            obs.update(self._pixels.observe(self.state))
+        return obs
+
+    def render(self, world: int = 0):
+        """An RGB image ``[H, W, 3]`` uint8 of world ``world`` (offscreen OpenGL; the context is made once)."""
+        if self._view is None:
+            from engine.render.sim_view import SimView
+
+            self._view = SimView(self)
+        return self._view.render(world)
 
     def _write_actions(self, actions: Mapping[str, Any] | None) -> None:
         actions = actions or {}
@@ -211,6 +248,8 @@ class Sim:
         truncated = {g: st["truncated." + g] for g in groups}
         done = st["done"]
         info: dict[str, Any] = {"done": done}
+        if self._metric_keys:
+            info["metrics"] = {k[7:]: st[k].mean() for k in self._metric_keys}
         if bool(done.any()):
             info["final_observation"] = self.observations()
             info["episode_return"] = {g: st["return." + g] for g in groups}
@@ -245,6 +284,25 @@ class Sim:
         st = self._tick.profile(self.state, timings)
         self.state = st
         self._outputs(st)
+
+    def plugin_report(self) -> dict[str, dict]:
+        """Per plugin: kind, execution provider that really ran, calls and mean milliseconds per call."""
+        return {n: {"kind": h.kind, "provider": h.provider, "calls": h.calls, "enabled": h.enabled,
+                    "ms_per_call": 1e3 * h.seconds / h.calls if h.calls else None}
+                for n, h in self.plugins.items()}
+
+    def set_learned(self, enabled: bool) -> None:
+        """Switch every learned plugin on (True) or back to its hand-coded system (False), live."""
+        for h in self.plugins.values():
+            if h.replaced is not None or h.kind != "policy":
+                h.enabled = enabled
+
+    def render_learned(self, name: str | None = None) -> torch.Tensor:
+        """The image ``[B, C, H, W]`` a ``renderer`` plugin predicts from the current state."""
+        hosts = [h for n, h in self.plugins.items() if h.kind == "renderer" and (name is None or n == name)]
+        if not hosts:
+            raise ValueError(f"no renderer plugin{' named ' + repr(name) if name else ''} in this world")
+        return hosts[0].infer(self.state).clone()
 
     @property
     def agent_steps_per_tick(self) -> int:

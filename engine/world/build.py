@@ -237,12 +237,14 @@ def _build_terms(env: BuildEnv, gp: GroupPlan) -> None:
             path = ("agents", gp.name, section, i)
             name, params = _term_entry(ctx, entry, path)
             if name == "pixels" and section == "observation":
-                from engine.terms.pixels import pixels_term
+                # pixels are not part of the flat vector: they are rendered after the tick into
+                # obs["<group>/pixels"] [B, A, H, W, 3] uint8 (engine.terms.pixels)
+                from engine.terms.pixels import PixelParams
 
-                size, fn = pixels_term(env, gp, params, path + (name,))
-                gp.needs_pixels = True
-                gp.obs_fns.append(fn)
-                gp.obs_names.append((name, size))
+                if gp.pixels is not None:
+                    raise ctx.error(path, "expected at most one pixels term per agent group")
+                gp.pixels = parse_dataclass(PixelParams, params, ctx, path if isinstance(entry, str)
+                                            else path + (name,))
                 continue
             if name not in registry:
                 close = difflib.get_close_matches(str(name), list(registry), n=1)

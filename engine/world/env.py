@@ -8,7 +8,7 @@ the tick itself free of allocation and Python branching on tensor values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -30,7 +30,7 @@ class GroupPlan:
     obs_fns: list[Callable] = field(default_factory=list)
     obs_names: list[tuple[str, int]] = field(default_factory=list)
     reward_fns: list[Callable] = field(default_factory=list)
-    needs_pixels: bool = False
+    pixels: Any = None  # engine.terms.pixels.PixelParams when the group observes pixels
 
     @property
     def size(self) -> int:

@@ -163,6 +163,9 @@ class PluginSpec:
     model: str = fld(doc="Path of the .onnx file, relative to the world file.")
     agents: str | None = fld(None, doc="policy: the agent group it controls.")
     entities: list[str] | None = fld(None, doc="dynamics/renderer: the entity types it reads and writes.")
+    rows: Literal["entity", "world"] = fld(
+        "entity", doc="dynamics: one model row per bound entity ([B*K, F]) or per world ([B, K*F], so the "
+                      "model sees every bound entity, e.g. for contacts).")
     inputs: dict[str, Any] = fld(factory=dict, doc="ONNX input name → what feeds it (see docs/plugins.md).")
     outputs: dict[str, Any] = fld(factory=dict, doc="ONNX output name → where it goes (see docs/plugins.md).")
     providers: Literal["auto", "cpu", "cuda"] = fld("auto", doc="Execution provider: auto = CUDA if usable.")

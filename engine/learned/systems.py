@@ -1,0 +1,175 @@
+"""The tick functions of learned plugins: policy → actions, dynamics → state, with guards and shadow.
+
+Shadow mode keeps an open-loop twin of ``pos``/``vel`` in the state dict (``shadow.<plugin>.pos``,
+``.vel``), advanced by the hand-coded system the plugin replaces, so snapshots, restores and resets
+carry it like any other state. Per tick it reports (as ``metric.<plugin>.*`` tensors ``[B]``):
+
+* ``drift_pos`` / ``drift_vel`` — mean L2 distance between world and twin over the bound entities
+  (accumulated since the last resync or reset), ``drift_pos_max`` the largest;
+* ``one_step_pos`` — the error of this tick alone: the hand-coded step applied to the world's
+  pre-tick state, against the learned result;
+* ``nonfinite`` — non-finite values the model produced this tick; ``resync`` — worlds resynced.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from engine.learned.bind import PluginHost
+
+
+def make_plugin_system(host: PluginHost):
+    if host.kind == "policy":
+        return _policy_system(host)
+    return _dynamics_system(host)
+
+
+def _policy_system(host: PluginHost):
+    g = host.group
+    discrete = g.action_type == "discrete"
+    sample = host.spec.sample == "sample"
+    mode = host.spec.on_nan
+
+    def policy(state: dict) -> None:
+        B = state["pos"].shape[0]
+        if not host.enabled and host.replaced is not None:
+            host.replaced.fn(state)
+            return
+        out = host.infer(state)  # [B*A, 5]
+        bad = host.guard.check({host.out_name: out}, num_worlds=B)
+        if bad is not None and not bool(bad.any()):
+            bad = None
+        if discrete:
+            if sample:
+                probs = torch.softmax(torch.nan_to_num(out.float()), -1)
+                act = torch.multinomial(probs, 1, generator=host.generator).squeeze(-1)
+            else:
+                act = out.argmax(-1)
+            act = act.view(B, g.size).to(torch.int64)
+        else:
+            act = out.clamp(0.0, 1.0).view(B, g.size, 5).to(state["pos"].dtype).clone()
+        if mode == "fallback" and bad is not None:
+            hand = dict(state)
+            host.replaced.fn(hand)
+            m = bad.view((B,) + (1,) * (act.dim() - 1))
+            act = torch.where(m, hand["action." + g.name], act)
+        state["action." + g.name] = act
+
+    return policy
+
+
+def _dynamics_system(host: PluginHost):
+    from engine.systems.physics import make_action_forces
+
+    plan, spec = host.plan, host.spec
+    env = plan.env
+    hand = host_replaced_fn(host)
+    action_forces = make_action_forces(env)
+    idx, K = host.idx, host.rows_per_world
+    sizes = [host._comp_size(c) for c in host.write]
+    mode, on_nan = host.mode, spec.on_nan
+    arena = env.params.arena
+    lo = env.tensor([arena[0], arena[2]])
+    hi = env.tensor([arena[1], arena[3]])
+    constraints = list(spec.constraints)
+    shadow, resync_above = spec.shadow, spec.resync_above
+    name = host.name
+
+    def project(state: dict) -> None:
+        if "bounds" in constraints:
+            state["pos"] = torch.where(_rows(state, idx), state["pos"].clamp(lo, hi), state["pos"])
+        if "max_speed" in constraints:
+            v = state["vel"]
+            speed = v.square().sum(-1, keepdim=True).sqrt()
+            limit = state["max_speed"].unsqueeze(-1)
+            state["vel"] = torch.where(speed > limit, v / speed.clamp_min(1e-12) * limit, v)
+        if "non_penetration" in constraints:
+            state["pos"] = _push_out(state, idx)
+
+    def dynamics(state: dict) -> None:
+        B = state["pos"].shape[0]
+        pre = dict(state)
+        if not host.enabled:
+            hand(state)
+            state["metric." + name + ".nonfinite"] = torch.zeros(B, device=state["pos"].device)
+            _shadow_and_metrics(state, pre, B, learned=False)
+            return
+        state["action_force"] = action_forces(state)
+        pre["action_force"] = state["action_force"]
+        out = host.infer(state).view(B, K, -1)
+        state["metric." + name + ".nonfinite"] = (~torch.isfinite(out)).reshape(B, -1).sum(1).to(out.dtype)
+        bad = host.guard.check({host.out_name: out}, num_worlds=B)
+        if bad is not None and not bool(bad.any()):
+            bad = None
+        if on_nan == "zero" or (on_nan == "fallback" and bad is not None):
+            out = torch.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        moving = (state["movable"] & state["alive"])[:, idx].unsqueeze(-1)
+        off = 0
+        for comp, size in zip(host.write, sizes):
+            cur = state[comp][:, idx]
+            val = out[..., off:off + size].reshape(cur.shape).to(cur.dtype)
+            off += size
+            new = cur + val if mode == "add" else val
+            new = torch.where(moving.view(moving.shape + (1,) * (new.dim() - 3)), new, cur)
+            full = state[comp].clone()
+            full[:, idx] = new
+            state[comp] = full
+        project(state)
+        if on_nan == "fallback" and bad is not None:
+            ref = dict(pre)
+            hand(ref)
+            for comp in host.write:
+                m = bad.view((B,) + (1,) * (state[comp].dim() - 1))
+                state[comp] = torch.where(m, ref[comp], state[comp])
+        _shadow_and_metrics(state, pre, B, learned=True)
+
+    def _shadow_and_metrics(state: dict, pre: dict, B: int, learned: bool) -> None:
+        if not shadow:
+            return
+        twin = dict(pre)
+        twin["pos"], twin["vel"] = pre["shadow." + name + ".pos"], pre["shadow." + name + ".vel"]
+        hand(twin)
+        one = dict(pre)
+        hand(one)
+        dpos = (state["pos"][:, idx] - twin["pos"][:, idx]).square().sum(-1).sqrt()  # [B, K]
+        dvel = (state["vel"][:, idx] - twin["vel"][:, idx]).square().sum(-1).sqrt()
+        state["metric." + name + ".drift_pos"] = dpos.mean(1)
+        state["metric." + name + ".drift_pos_max"] = dpos.amax(1)
+        state["metric." + name + ".drift_vel"] = dvel.mean(1)
+        state["metric." + name + ".one_step_pos"] = (state["pos"][:, idx] - one["pos"][:, idx]).square().sum(
+            -1).sqrt().mean(1)
+        if resync_above is not None:
+            re = dpos.amax(1) > resync_above
+            state["pos"] = torch.where(re.view(B, 1, 1), twin["pos"], state["pos"])
+            state["vel"] = torch.where(re.view(B, 1, 1), twin["vel"], state["vel"])
+            state["metric." + name + ".resync"] = re.to(state["pos"].dtype)
+        state["shadow." + name + ".pos"] = twin["pos"]
+        state["shadow." + name + ".vel"] = twin["vel"]
+
+    return dynamics
+
+
+def host_replaced_fn(host: PluginHost):
+    return host.replaced.fn
+
+
+def _rows(state: dict, idx: torch.Tensor) -> torch.Tensor:
+    m = torch.zeros(state["pos"].shape[1], dtype=torch.bool, device=idx.device)
+    m[idx] = True
+    return m.view(1, -1, 1)
+
+
+def _push_out(state: dict, idx: torch.Tensor) -> torch.Tensor:
+    """Move bound movable entities out of immovable colliders they overlap (to the contact distance)."""
+    pos, rad = state["pos"], state["radius"]
+    fixed = state["collide"] & state["alive"] & ~state["movable"]  # [B, N]
+    p = pos[:, idx]  # [B, K, 2]
+    delta = p.unsqueeze(2) - pos.unsqueeze(1)  # [B, K, N, 2]
+    dist = delta.square().sum(-1).sqrt().clamp_min(1e-9)
+    need = rad[:, idx].unsqueeze(2) + rad.unsqueeze(1)
+    inside = (dist < need) & fixed.unsqueeze(1)
+    push = torch.where(inside.unsqueeze(-1), delta / dist.unsqueeze(-1) * (need - dist).unsqueeze(-1), 0.0).sum(2)
+    moving = (state["movable"] & state["alive"])[:, idx].unsqueeze(-1)
+    new = pos.clone()
+    new[:, idx] = torch.where(moving, p + push, p)
+    return new
