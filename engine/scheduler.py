@@ -58,6 +58,35 @@ def finish_tick(plan: WorldPlan, state: dict, alive_before: torch.Tensor) -> Non
     state["done"] = world_term | truncated
 
 
+class _Compiled:
+    """A segment compiled with ``torch.compile`` that returns only the entries it writes.
+
+    The first call runs eagerly to learn which entries the segment writes; the compiled function then
+    returns just those, so unchanged components (mass, radius, colour …) are neither returned nor
+    re-guarded each tick — at one world the tick is dispatch-bound and this halves its overhead.
+    """
+
+    def __init__(self, fn: Callable[[dict], dict]) -> None:
+        self.fn = fn
+        self.compiled = None
+
+    def __call__(self, state: dict) -> dict:
+        if self.compiled is None:
+            out = self.fn(state)
+            written = tuple(k for k, v in out.items() if state.get(k) is not v)
+            fn = self.fn
+
+            def changed(st: dict) -> dict:
+                new = fn(st)
+                return {k: new[k] for k in written}
+
+            self.compiled = torch.compile(changed, dynamic=False)
+            return out
+        out = dict(state)
+        out.update(self.compiled(state))
+        return out
+
+
 class Tick:
     """Runs one tick over a state dict and returns the new state dict.
 
@@ -80,7 +109,7 @@ class Tick:
                 self.segments.append((s.name, self._opaque(s), False))
         self.segments.append(self._segment(current, last=True))
         if compile:
-            self.segments = [(n, torch.compile(f, dynamic=False) if c else f, c) for n, f, c in self.segments]
+            self.segments = [(n, _Compiled(f) if c else f, c) for n, f, c in self.segments]
         self.compiled = compile
 
     def _segment(self, systems: list, last: bool):

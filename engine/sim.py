@@ -321,7 +321,7 @@ def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch
         >>> import engine
         >>> sim = engine.make("tag", num_worlds=4, overrides={"entities.adversary.count": 6})
         >>> sim.reset(seed=1)[0]["adversary"].shape
-        torch.Size([4, 6, 24])
+        torch.Size([4, 6, 22])
     """
     loaded = load_world(world_path, overrides, origin="overrides")
     plan = build_world(loaded, device=device)

@@ -121,28 +121,21 @@ def make_bounds(arena: list[float], mode: str, dtype: torch.dtype, device: torch
     return bounds
 
 
-def make_physics(env, p: PhysicsParams):
-    """The ``physics`` system: every group's actions → forces, contacts, integration (MPE order)."""
-    from engine.world.env import BuildEnv
-
-    assert isinstance(env, BuildEnv)
-    w = env.params
-    dt, damping, cf, margin = w.dt / p.substeps, w.damping, w.contact_force, w.contact_margin
+def make_action_forces(env):
+    """``fn(state) -> [B, N, 2]``: every group's actions turned into forces (zero for non-agents/dead)."""
     table = env.tensor(DISCRETE_DIRECTIONS)
     n = env.layout.n
     pieces = []  # (start, stop, group or None) covering the entity axis in order
-    by_start = sorted(env.groups.values(), key=lambda g: g.slice.start)
     cursor = 0
-    for g in by_start:
+    for g in sorted(env.groups.values(), key=lambda g: g.slice.start):
         if g.slice.start > cursor:
             pieces.append((cursor, g.slice.start, None))
         pieces.append((g.slice.start, g.slice.stop, g))
         cursor = g.slice.stop
     if cursor < n:
         pieces.append((cursor, n, None))
-    substeps, contacts = p.substeps, p.contacts
 
-    def physics(state: dict) -> None:
+    def action_forces(state: dict) -> torch.Tensor:
         accel = state["accel"]
         parts = []
         for lo, hi, g in pieces:
@@ -153,7 +146,20 @@ def make_physics(env, p: PhysicsParams):
             else:
                 parts.append(continuous_action_force(state["action." + g.name], accel[:, lo:hi]))
         force = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
-        force = force * state["alive"].unsqueeze(-1).to(force.dtype)
+        return force * state["alive"].unsqueeze(-1).to(force.dtype)
+
+    return action_forces
+
+
+def make_physics(env, p: PhysicsParams):
+    """The ``physics`` system: every group's actions → forces, contacts, integration (MPE order)."""
+    w = env.params
+    dt, damping, cf, margin = w.dt / p.substeps, w.damping, w.contact_force, w.contact_margin
+    action_forces = make_action_forces(env)
+    substeps, contacts = p.substeps, p.contacts
+
+    def physics(state: dict) -> None:
+        force = action_forces(state)
         state["action_force"] = force
         for _ in range(substeps):
             state["pos"], state["vel"] = physics_step(state, force, dt, damping, cf, margin, contacts)
