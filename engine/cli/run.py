@@ -74,7 +74,7 @@ def run(args) -> int:
         "first_tick_s": t_first, "setup_s": t0 - t_build - t_first, "compiled": args.compile,
         "device": str(sim.device), "threads": torch.get_num_threads(),
     }
-    summary.update({k: v / max(extra_n, 1) for k, v in extra_sums.items()})
+    summary["metrics"] = {k: v / max(extra_n, 1) for k, v in extra_sums.items()}
     if hasattr(sim, "plugin_report"):
         summary["plugins"] = sim.plugin_report()
     if args.json:
@@ -87,7 +87,9 @@ def run(args) -> int:
     for g in groups:
         r = summary["mean_episode_return"][g]
         print(f"  mean episode return {g}: {'n/a (no episode finished)' if r is None else f'{r:.3f}'}")
-    for k, v in summary.items():
-        if k.startswith(("drift", "one_step", "nan")):
-            print(f"  {k}: {v:.6g}")
+    for name, rep in summary.get("plugins", {}).items():
+        ms = f"{rep['ms_per_call']:.3f} ms/call" if rep["ms_per_call"] is not None else "not called"
+        print(f"plugin {name}: {rep['kind']} on {rep['provider']}, {rep['calls']} calls, {ms}")
+    for k, v in summary["metrics"].items():
+        print(f"  {k} (mean per tick): {v:.6g}")
     return 0
