@@ -81,6 +81,7 @@ class _Compiled:
                 return {k: new[k] for k in written}
 
             self.compiled = torch.compile(changed, dynamic=False)
+            self.compiled(state)  # compile now: the first tick pays for it, not some later one
             return out
         out = dict(state)
         out.update(self.compiled(state))

@@ -291,6 +291,41 @@ class Sim:
                     "ms_per_call": 1e3 * h.seconds / h.calls if h.calls else None}
                 for n, h in self.plugins.items()}
 
+    def plugin_timings(self, repeats: int = 200) -> dict[str, dict]:
+        """Per plugin, in this process on this batch: the bare ``InferenceSession.run`` of its model on
+        numpy copies of the same inputs, against the host's gather + IOBinding run on the live state.
+
+        This is what ``worldloom bench --json`` reports as ``plugins``; the difference is the host's
+        overhead.
+        """
+        import time
+
+        out = {}
+        B = self.num_worlds
+        for name, h in self.plugins.items():
+            feeds = {g.name: h._gather(self.state, g, B).cpu().numpy() for g in h.inputs}
+            sess = h.model.session
+            for _ in range(10):
+                sess.run(None, feeds)
+                h.infer(self.state)
+            bare, host = [], []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                for _ in range(repeats // 5):
+                    sess.run(None, feeds)
+                t1 = time.perf_counter()
+                for _ in range(repeats // 5):
+                    h.infer(self.state)
+                t2 = time.perf_counter()
+                bare.append((t1 - t0) / (repeats // 5))
+                host.append((t2 - t1) / (repeats // 5))
+            bare_s, host_s = sorted(bare)[2], sorted(host)[2]
+            out[name] = {"kind": h.kind, "provider": h.provider, "rows": int(next(iter(feeds.values())).shape[0]),
+                         "bare_run_ms": 1e3 * bare_s, "host_ms": 1e3 * host_s,
+                         "host_overhead_pct": 100.0 * (host_s - bare_s) / bare_s,
+                         "ms_per_call_in_tick": 1e3 * h.seconds / h.calls if h.calls else None}
+        return out
+
     def set_learned(self, enabled: bool) -> None:
         """Switch every learned plugin on (True) or back to its hand-coded system (False), live."""
         for h in self.plugins.values():

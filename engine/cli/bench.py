@@ -101,8 +101,13 @@ def run(args) -> int:
         for _ in range(n):
             sim.profile(timings)
         res["profile_ms_per_tick"] = {k: 1e3 * v / n for k, v in timings.items()}
-    if hasattr(sim, "plugin_timings"):
-        res.update(sim.plugin_timings())
+    if sim.plugins:
+        res["plugins"] = sim.plugin_timings()
+        if not args.json:
+            for name, t in res["plugins"].items():
+                print(f"# plugin {name} ({t['kind']}, {t['provider']}, {t['rows']} rows): host {t['host_ms']:.3f} ms"
+                      f" vs bare InferenceSession.run {t['bare_run_ms']:.3f} ms "
+                      f"(overhead {t['host_overhead_pct']:+.1f} %)", file=sys.stderr)
     if not args.json:
         print(f"# {label}: median {res['agent_steps_per_s_median']:,.0f} agent-steps/s "
               f"(min {min(rates):,.0f}, max {max(rates):,.0f}); cpu/wall {[round(c, 2) for c in cpu_ratio]}; "

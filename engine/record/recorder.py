@@ -79,7 +79,7 @@ def base_manifest(sim, *, world_path: Path, overrides: dict[str, Any], seed: int
         ort = {"version": onnxruntime.__version__,
                "providers": sorted({p["provider"] for p in plugins.values()})}
     groups = {g.name: {"size": g.size, "action_type": g.action_type,
-                       "controlled_by": sim.controlled_by.get(g.name), "obs_size": int(sim.state["obs." + g.name].shape[-1])}
+                       "controlled_by": sim.controlled_by.get(g.name), "obs_size": g.obs_size}
               for g in sim.groups.values()}
     return {
         "format": FORMAT_NAME,

@@ -83,7 +83,8 @@ def _diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.dtype == np.bool_:
         return (a != b).astype(np.float64)
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    d = np.abs(a64 - b64)
+    with np.errstate(invalid="ignore"):
+        d = np.abs(a64 - b64)
     same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
     return np.where(same, 0.0, np.nan_to_num(d, nan=np.inf))
 

@@ -185,14 +185,14 @@ class Player:
     ``world`` and ``overrides`` are what ``engine.make`` takes; the Sim is always B=1 and eager for
     a fast start. ``state_log`` gets one JSON line per tick interval of the fixed-rate clock (also
     while paused), ``max_seconds`` ends the loop, ``script`` feeds scripted key events, ``out_dir``
-    receives screenshots and videos.
+    receives screenshots and videos, ``max_fps`` (> 0) caps the frame rate by sleeping.
     """
 
     def __init__(self, world: str | Path, window: GlfwWindow | HeadlessWindow, *,
                  overrides: Mapping[str, Any] | None = None, seed: int = 0, device: str = "cpu",
                  state_log: str | Path | None = None, max_seconds: float | None = None,
                  script: list[ScriptedEvent] | None = None, out_dir: str | Path = ".",
-                 hud: bool = True) -> None:
+                 hud: bool = True, max_fps: float = 0.0) -> None:
         from .text import TextRenderer
 
         self.world_arg, self.overrides, self.seed, self.device = world, dict(overrides or {}), seed, device
@@ -202,10 +202,12 @@ class Player:
         self.script = deque(script or [])
         self.out_dir = Path(out_dir)
         self.show_hud = hud
+        self.min_frame_seconds = 1.0 / max_fps if max_fps and max_fps > 0 else 0.0
         self.help = False
         self.paused = False
         self.learned = True
         self.message, self.message_until = "", 0.0
+        self.messages: deque[str] = deque(maxlen=50)
         self.camera = _Camera()
         self._drag: tuple[float, float] | None = None
         self._cursor = (0.0, 0.0)
@@ -296,6 +298,10 @@ class Player:
                 frames += 1
                 fps_count += 1
                 frame_times.append(monotonic() - now)
+                if self.min_frame_seconds:  # frame cap: leave the CPU to others (Xvfb has no vsync)
+                    spare = now + self.min_frame_seconds - monotonic()
+                    if spare > 0:
+                        time.sleep(spare)
                 if now - fps_t0 >= 0.5:
                     self.fps, fps_count, fps_t0 = fps_count / (now - fps_t0), 0, now
             seconds = monotonic() - start
@@ -421,7 +427,9 @@ class Player:
         self.camera.pan[1] += dy * ratio / s
 
     def _say(self, text: str, seconds: float = 4.0) -> None:
+        """Show ``text`` in the HUD for ``seconds`` and print it (the terminal keeps the history)."""
         self.message, self.message_until = text, monotonic() + seconds
+        self.messages.append(text)
         print(text, flush=True)
 
     # ------------------------------------------------------------------------------------- commands
@@ -542,7 +550,9 @@ class Player:
         screen.clear(*bg, 1.0)
         vp = self._world_viewport()
         cam = self.camera.apply(self.view.camera(vp[2], vp[3]))
-        self.view.draw_into(screen, 0, cam, vp)
+        ctl = self.controlled
+        slot = self.sim.groups[ctl[0]].slice.start + ctl[1] if ctl is not None else None
+        self.view.draw_into(screen, 0, cam, vp, highlight=slot)
         if self.renderer_plugin is not None:
             self._draw_panel(screen, (w - vp[2], 0, vp[2], h))
         if self.show_hud:

@@ -148,15 +148,25 @@ class SimView:
                                           np.arange(b), out=out)
 
     def draw_into(self, target: moderngl.Framebuffer, world: int = 0, camera: Any = None,
-                  viewport: tuple[int, int, int, int] | None = None) -> None:
+                  viewport: tuple[int, int, int, int] | None = None, *, highlight: int | None = None,
+                  highlight_color: Sequence[float] = (1.0, 0.8, 0.0)) -> None:
         """Draw world ``world`` into ``target`` (a window's ``ctx.screen``), world y up on screen.
 
         ``camera`` defaults to the arena fitted to ``viewport`` (default: the whole target); the window
-        passes its zoomed/panned camera. Same program and instance data as :meth:`render`.
+        passes its zoomed/panned camera. ``highlight`` (an entity slot) draws a halo under that entity,
+        e.g. the agent the keyboard controls. Same program and instance data as :meth:`render`.
         """
         vp = viewport if viewport is not None else (0, 0, *target.size)
         cam = camera if camera is not None else self.camera(vp[2], vp[3])
-        self.renderer.render_into(target, self.frame(), world, cam, vp)
+        frame = self.frame()
+        clear = True
+        if highlight is not None and frame.alive[world, highlight]:
+            r = float(frame.radius[world, highlight])
+            halo = Frame(pos=frame.pos[world:world + 1, highlight:highlight + 1],
+                         radius=[[r * 1.45 + 0.004 * cam[2]]], color=[[list(highlight_color)]])
+            self.renderer.render_into(target, halo, 0, cam, vp)
+            clear = False
+        self.renderer.render_into(target, frame, world, cam, vp, clear=clear)
 
     def release(self) -> None:
         """Free the renderer, and the context if this view created it."""

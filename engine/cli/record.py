@@ -1,0 +1,82 @@
+"""``worldloom record WORLD --out DIR``: record transitions (and frames, a video) of a world.
+
+Agents no system controls take seeded random actions; the rest follow the world file's controllers,
+and what they really did is read back after each step. See ``engine/record/format.py`` for the shard
+layout and docs/world-models.md for the whole loop.
+"""
+
+from __future__ import annotations
+
+from engine.cli.common import Progress, add_sim_args, add_world_args, make_sim, parse_overrides
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("record", help="record transitions (and frames) of a world into .npz shards",
+                       description="Run B copies of a world for S steps and record every transition (state, "
+                                   "actions, next state, observations, rewards, done) into compressed .npz "
+                                   "shards with a manifest.json that pins the world, overrides, seeds and "
+                                   "versions. Shards are written atomically: a killed run leaves readable "
+                                   "shards. Replay with `worldloom replay DIR`.")
+    add_world_args(p)
+    add_sim_args(p, worlds=16, compile_default=False)
+    p.add_argument("--out", required=True, help="folder to write the recording into (created)")
+    p.add_argument("--steps", type=int, default=500, help="steps to record (default 500)")
+    p.add_argument("--action-seed", type=int, default=None,
+                   help="seed of the random actions of external groups (default: --seed)")
+    p.add_argument("--shard-steps", type=int, default=None,
+                   help="steps per shard (default 100, fewer with --frames so a shard stays ~64 MB raw)")
+    p.add_argument("--frames", action="store_true", help="also store offscreen GL frames of every world")
+    p.add_argument("--frame-size", type=int, default=64, help="frame width = height in pixels (default 64)")
+    p.add_argument("--video", default=None, metavar="FILE", help="also write an .mp4 (or .gif) of world 0")
+    p.add_argument("--fps", type=float, default=10.0, help="video frames per second (default 10 = 1/dt of tag)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import torch
+
+    from engine.errors import UserError
+    from engine.record.recorder import Recorder
+
+    if args.steps < 1:
+        raise UserError(f"--steps: expected an integer >= 1, got {args.steps}")
+    if args.frames and not 8 <= args.frame_size <= 1024:
+        raise UserError(f"--frame-size: expected 8..1024 pixels, got {args.frame_size}")
+    sim = make_sim(args)
+    frames = args.frame_size if args.frames else None
+    shard_steps = args.shard_steps
+    if shard_steps is None:
+        shard_steps = 100
+        if frames:
+            per_step = sim.num_worlds * frames * frames * 3
+            shard_steps = max(1, min(100, (64 << 20) // per_step))
+    if shard_steps < 1:
+        raise UserError(f"--shard-steps: expected an integer >= 1, got {shard_steps}")
+    rec = Recorder(sim, args.out, world_path=sim.plan.loaded.path, overrides=parse_overrides(args.overrides),
+                   seed=args.seed, action_seed=args.action_seed, shard_steps=shard_steps, frames=frames,
+                   compiled=args.compile, threads=torch.get_num_threads())
+    progress = Progress(args.steps, "record")
+    video = None
+    if args.video:
+        from engine.render import VideoWriter
+
+        try:
+            video = VideoWriter(args.video, fps=args.fps)
+        except ValueError as e:
+            raise UserError(f"--video: {e}") from None
+
+    def on_step(i: int, frame0) -> None:
+        if video is not None:
+            video.append(sim.render(0))
+        progress.update(i + 1, f"shards {len(rec.manifest['shards'])}")
+
+    try:
+        manifest = rec.run(args.steps, on_step)
+    finally:
+        progress.close()
+    if video is not None:
+        video.close()
+    print(f"recorded {manifest['steps_recorded']} steps × {sim.num_worlds} worlds of {sim.plan.spec.name!r} "
+          f"into {args.out} ({len(manifest['shards'])} shards{', frames ' + str(frames) + 'px' if frames else ''})"
+          + (f"; video {args.video}" if video is not None else ""))
+    return 0
