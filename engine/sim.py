@@ -346,11 +346,12 @@ class Sim:
 
 def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch.device = "cpu", seed: int = 0,
          overrides: Mapping[str, Any] | None = None, compile: bool = False,
-         threads: int | str | None = None) -> Sim:
+         threads: int | str | None = None, override_origin: str = "overrides") -> Sim:
     """Load, validate and build a world, returning a batched ``Sim`` of ``num_worlds`` copies.
 
     ``threads``: torch intra-op threads (process-wide); ``"auto"`` picks by batch size; None leaves
-    torch's setting alone. ``compile``: fuse the tick with ``torch.compile``.
+    torch's setting alone. ``compile``: fuse the tick with ``torch.compile``. ``override_origin`` is how
+    errors in overrides name them (the CLI passes ``--set``).
 
     Example:
         >>> import engine
@@ -358,7 +359,7 @@ def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch
         >>> sim.reset(seed=1)[0]["adversary"].shape
         torch.Size([4, 6, 22])
     """
-    loaded = load_world(world_path, overrides, origin="overrides")
+    loaded = load_world(world_path, overrides, origin=override_origin)
     plan = build_world(loaded, device=device)
     if threads is not None:
         n = default_threads(num_worlds, plan.layout.n) if threads == "auto" else int(threads)

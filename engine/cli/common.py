@@ -59,7 +59,8 @@ def make_sim(args, num_worlds: int | None = None):
     if n < 1:
         raise UserError(f"--worlds: expected an integer >= 1, got {n}")
     return make(args.world, num_worlds=n, device=args.device, seed=args.seed,
-                overrides=parse_overrides(args.overrides), compile=args.compile, threads=threads)
+                overrides=parse_overrides(args.overrides), compile=args.compile, threads=threads,
+                override_origin="--set")
 
 
 class Progress:

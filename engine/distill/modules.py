@@ -53,7 +53,8 @@ class WorldDynamics(nn.Module):
         k = int(radius.numel())
         self.k, self.num_types = k, int(num_types)
         self.register_buffer("radius", radius.float().reshape(k))
-        self.register_buffer("max_speed", max_speed.float().reshape(k))
+        # immovable slots have max_speed inf; a finite stand-in keeps the projection's gradient finite
+        self.register_buffer("max_speed", torch.nan_to_num(max_speed.float().reshape(k), posinf=1e6))
         self.register_buffer("movable", movable.float().reshape(k))
         onehot = torch.nn.functional.one_hot(type_id.long().reshape(k), self.num_types).float()
         self.register_buffer("onehot", onehot)

@@ -56,16 +56,14 @@ DISCRETE = {"left": 1, "right": 2, "down": 3, "up": 4}
 COMMAND_KEYS = {"TAB": "next_agent", "P": "pause", "N": "step", "R": "reset", "L": "learned", "F5": "snapshot",
                 "F9": "restore", "F6": "reload", "F12": "screenshot", "V": "video", "H": "help", "ESCAPE": "quit"}
 HELP = [
-    "arrows / WASD  move the controlled agent (render.controls)",
-    "TAB            control the next agent (external groups)",
-    "P / N          pause / single step while paused",
-    "R              reset the episode",
-    "L              learned <-> hand-coded subsystems",
-    "F5 / F9        snapshot / restore",
-    "F6             reload world file and shaders",
-    "F12            screenshot (PNG)     V  start/stop video",
-    "wheel / drag   zoom / pan           H  this help",
-    "Esc            quit",
+    "Arrows / WASD: move the controlled agent (render.controls)",
+    "TAB: control the next agent of the external groups",
+    "P: pause   N: single step while paused   R: reset",
+    "L: learned <-> hand-coded subsystems",
+    "F5: snapshot   F9: restore   F6: reload world + shaders",
+    "F12: screenshot (PNG)   V: start/stop video",
+    "Mouse wheel: zoom   left drag: pan",
+    "H: close this help   Esc: quit",
 ]
 
 
