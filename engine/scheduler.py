@@ -10,7 +10,7 @@ rewards, termination — belongs to the last segment, so a world without plugins
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -11,8 +11,9 @@ first observation of its next episode, and the last observation of the finished 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 

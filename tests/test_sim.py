@@ -104,7 +104,7 @@ def test_dead_entities_take_no_part():
 def test_autoreset_returns_first_observation_and_final_in_info():
     sim = engine.make("tag", num_worlds=3, seed=0, overrides={"episode.max_steps": 4})
     sim.reset()
-    for t in range(4):
+    for _t in range(4):
         obs, rew, term, trunc, info = sim.step(sim.sample_actions())
     assert bool(info["done"].all()) and bool(trunc["prey"].all())
     assert not torch.equal(info["final_observation"]["prey"], obs["prey"])

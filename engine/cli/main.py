@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, module in COMMANDS.items():
+    for _name, module in COMMANDS.items():
         try:
             mod = importlib.import_module(f"engine.cli.{module}")
         except ModuleNotFoundError as e:

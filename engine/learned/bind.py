@@ -213,9 +213,10 @@ class PluginHost:
         target = self.spec.agents if self.kind == "policy" else ", ".join(self.types)
         extra = f", replaces {self.spec.replaces}" if self.spec.replaces else ""
         extra += ", shadowed" if self.spec.shadow else ""
-        return (f"{self.kind} on {target}: {self.spec.model} via {self.provider}, "
-                f"{', '.join(f'{g.name}[{g.size}]' for g in self.inputs)} → {self.out_name}[{self.out_size if self.kind != 'renderer' else 'image'}]"
-                f", on_nan={self.spec.on_nan}{extra}")
+        out_size = self.out_size if self.kind != "renderer" else "image"
+        ins = ", ".join(f"{g.name}[{g.size}]" for g in self.inputs)
+        return (f"{self.kind} on {target}: {self.spec.model} via {self.provider}, {ins} → "
+                f"{self.out_name}[{out_size}], on_nan={self.spec.on_nan}{extra}")
 
     # ------------------------------------------------------------------ running
     def _gather(self, state: dict, g: Gather, B: int) -> torch.Tensor:

@@ -9,8 +9,9 @@ used directly as ``fn(state)`` otherwise. No registry edit is ever needed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.world.env import BuildEnv
 from engine.world.spec import fld, parse_dataclass

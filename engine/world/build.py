@@ -194,11 +194,11 @@ def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins
     mortal = {t for t, et in spec.entities.items() if et.lifecycle and et.lifecycle.despawn_on_contact}
     mortal |= {t for t, s in types.items() if s.count < s.capacity}
     env = BuildEnv(loaded, layout, groups, device, ctx, mortal)
-    for k in ("initial",):
+    for _k in ("initial",):
         pass
     initial = {k: v.to(device) for k, v in initial.items()}
 
-    for gname, gp in groups.items():
+    for gp in groups.values():
         _build_terms(env, gp)
 
     plan = WorldPlan(loaded, layout, env, initial, alive0.to(device), spawn, groups)

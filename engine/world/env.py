@@ -7,8 +7,9 @@ the tick itself free of allocation and Python branching on tensor values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

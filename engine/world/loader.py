@@ -7,9 +7,10 @@ file, located at the override instead of a line).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from engine.errors import WorldError
 from engine.paths import resolve_world
