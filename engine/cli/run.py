@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 from engine.cli.common import Progress, add_sim_args, add_world_args, make_sim
@@ -42,6 +43,9 @@ def run(args) -> int:
               + ("compiled" if args.compile else "eager")
               + (f"; controlled in-world: {', '.join(f'{g} by {s}' for g, s in sim.controlled_by.items())}"
                  if sim.controlled_by else ""))
+    if args.compile and not args.json:
+        print("compiling the tick with torch.compile (slow the first time, cached afterwards; --eager skips it)…",
+              file=sys.stderr, flush=True)
     progress = Progress(args.steps, "run")
     first = True
     t0 = time.perf_counter()
