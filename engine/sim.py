@@ -286,6 +286,13 @@ class Sim:
         self.state = st
         self._outputs(st)
 
+    def close(self) -> None:
+        """Release GL resources (offscreen view, pixel observer) now instead of at garbage collection."""
+        for obj in (self._view, self._pixels):
+            if obj is not None and hasattr(obj, "release"):
+                obj.release()
+        self._view = self._pixels = None
+
     def plugin_report(self) -> dict[str, dict]:
         """Per plugin: kind, execution provider that really ran, calls and mean milliseconds per call."""
         return {n: {"kind": h.kind, "provider": h.provider, "calls": h.calls, "enabled": h.enabled,

@@ -12,6 +12,7 @@ context is created or something is drawn or written, so training code never need
 from .frame import SHAPE_CIRCLE, SHAPE_SQUARE, Frame, agent_cameras
 from .offscreen import GLUnavailableError, create_headless_context
 from .renderer import Renderer
+from .sim_view import SimView, fit_camera
 from .resources import load_program, shader_dir
 from .style import RenderStyle
 from .text import TextRenderer
@@ -24,10 +25,12 @@ __all__ = [
     "GLUnavailableError",
     "RenderStyle",
     "Renderer",
+    "SimView",
     "TextRenderer",
     "VideoWriter",
     "agent_cameras",
     "create_headless_context",
+    "fit_camera",
     "load_program",
     "shader_dir",
 ]

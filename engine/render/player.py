@@ -208,7 +208,7 @@ class Player:
         self.messages: deque[str] = deque(maxlen=50)
         self.camera = _Camera()
         self._drag: tuple[float, float] | None = None
-        self._cursor = (0.0, 0.0)
+        self._cursor: tuple[float, float] | None = None  # window coordinates, once the mouse moved
         self._held: list[str] = []  # held direction keys, most recent last
         self._snapshot = None
         self._video = None
@@ -217,14 +217,16 @@ class Player:
         self._quit = False
         self._steps = 0
         self._acc = 0.0
-        self._log = open(state_log, "w", buffering=1, encoding="utf-8") if state_log else None  # noqa: SIM115
         self.fps = 0.0
         self._record_next = False
         self._adopt(self._prepare(self._make_sim()))
+        # Line-buffered so a test (or `tail -f`) sees every tick as it happens.
+        self._log = open(state_log, "w", buffering=1, encoding="utf-8") if state_log else None  # noqa: SIM115
         self.text = TextRenderer(self.ctx)
         self._image_prog = None
         self._image_tex = None
         self._image_vao = None
+        self._image_quad = None
 
     # ------------------------------------------------------------------------------------ world setup
     def _make_sim(self) -> Sim:
@@ -279,7 +281,7 @@ class Player:
     def run(self) -> dict[str, Any]:
         """Run until Esc, the window closes, or ``max_seconds``; return frame statistics."""
         start = last = monotonic()
-        frames, frame_times = 0, []
+        frames, frame_times = 0, deque(maxlen=1 << 17)  # bounded: a session may run for hours
         fps_count, fps_t0, self.fps = 0, start, 0.0
         try:
             while not self._quit and not self.window.should_close:
@@ -290,8 +292,8 @@ class Player:
                 for event in self.window.poll() + self._scripted(elapsed):
                     self.handle(event)
                 dt, last = now - last, now
-                ticked = self.advance(dt, elapsed)
-                self.draw(ticked)
+                self.advance(dt)
+                self.draw()
                 self.window.swap()
                 frames += 1
                 fps_count += 1
@@ -305,7 +307,7 @@ class Player:
             seconds = monotonic() - start
         finally:
             self.close()
-        ft = np.asarray(frame_times[1:] or [0.0]) * 1e3
+        ft = np.asarray(list(frame_times)[1:] or [0.0]) * 1e3
         return {"world": self.name, "frames": frames, "seconds": seconds, "fps": frames / max(seconds, 1e-9),
                 "ticks": self._steps, "frame_ms_median": float(np.median(ft)),
                 "frame_ms_p95": float(np.percentile(ft, 95)), "entities": int(self.sim.layout.n),
@@ -317,7 +319,7 @@ class Player:
             out.append(self.script.popleft().event)
         return out
 
-    def advance(self, dt: float, elapsed: float = 0.0) -> int:
+    def advance(self, dt: float) -> int:
         """Run the ticks the accumulated real time ``dt`` pays for; return how many ran."""
         self._acc += min(max(dt, 0.0), MAX_FRAME_SECONDS)
         n = 0
@@ -327,7 +329,7 @@ class Player:
             if not self.paused:
                 self.step()
             else:
-                self._write_log(elapsed)
+                self._write_log()
         if n == MAX_TICKS_PER_FRAME:
             self._acc = min(self._acc, self.tick_dt)  # drop the backlog instead of spiralling
         return n
@@ -343,13 +345,13 @@ class Player:
         _, rewards, _, _, info = sim.step(actions)
         self._steps += 1
         for g, r in rewards.items():
-            self.returns[g] += float(r[0].sum())
+            self.returns[g] += float(r[0].mean())  # per agent: groups of different sizes compare
         if "episode_return" in info:
-            self.last_returns = {g: float(v[0].sum()) for g, v in info["episode_return"].items()}
+            self.last_returns = {g: float(v[0].mean()) for g, v in info["episode_return"].items()}
             self.returns = {g: 0.0 for g in sim.groups}
         self.metrics = {k: float(v) for k, v in info.get("metrics", {}).items()}
         self._panel_key = None
-        self._write_log(None)
+        self._write_log()
         if self._video is not None:
             self._record_next = True
 
@@ -363,7 +365,7 @@ class Player:
             return a
         return torch.tensor(DISCRETE[self._held[-1]] if self._held else 0, dtype=like.dtype)
 
-    def _write_log(self, elapsed: float | None) -> None:
+    def _write_log(self) -> None:
         if self._log is None:
             return
         ctl = self.controlled
@@ -414,8 +416,27 @@ class Player:
         vp = self._world_viewport()
         return min(vp[2], vp[3]) / (2.0 * self.camera.apply(self.view.camera(vp[2], vp[3]))[2])
 
+    def _cursor_world(self) -> tuple[float, float] | None:
+        """The world point under the mouse cursor (None before the cursor was seen)."""
+        if self._cursor is None:
+            return None
+        vp = self._world_viewport()
+        cam = self.camera.apply(self.view.camera(vp[2], vp[3]))
+        win = self.window.window_size
+        ratio = self.window.framebuffer_size[0] / max(win[0], 1)  # cursor units → pixels (HiDPI)
+        px = self._cursor[0] * ratio - vp[0]
+        py = (win[1] - self._cursor[1]) * ratio - vp[1]  # GL pixels, y up
+        s = min(vp[2], vp[3]) / (2.0 * cam[2])
+        return cam[0] + (px - vp[2] / 2) / s, cam[1] + (py - vp[3] / 2) / s
+
     def _zoom(self, factor: float) -> None:
+        """Zoom by ``factor`` keeping the world point under the cursor in place."""
+        before = self._cursor_world()
         self.camera.zoom = float(np.clip(self.camera.zoom * factor, 0.05, 100.0))
+        after = self._cursor_world()
+        if before is not None and after is not None:
+            self.camera.pan[0] += before[0] - after[0]
+            self.camera.pan[1] += before[1] - after[1]
 
     def _pan(self, dx: float, dy: float) -> None:
         fb, win = self.window.framebuffer_size, self.window.window_size
@@ -476,17 +497,19 @@ class Player:
         """Rebuild the world from its file and recompile shaders; on any error keep the running world."""
         from .text import TextRenderer
 
+        prepared = None
         try:
             prepared = self._prepare(self._make_sim())
             text = TextRenderer(self.ctx)
         except Exception as exc:  # a world error or a shader compile error is shown, never fatal
+            if prepared is not None:
+                _release_views(prepared)
             lines = str(exc).strip().splitlines()
             self._say(f"reload failed: {lines[0] if lines else type(exc).__name__}", seconds=10.0)
             return
         old_agent = self.controlled
-        self.view.release()
-        if self.ref_view is not None:
-            self.ref_view.release()
+        _release_views({"view": self.view, "ref_view": self.ref_view})
+        self._release_panel()  # image.glsl is compiled again on the next frame that needs it
         self.text.release()
         self._adopt(prepared)
         self.text = text
@@ -536,7 +559,7 @@ class Player:
             return (0, 0, max(w // 2, 1), max(h, 1))
         return (0, 0, max(w, 1), max(h, 1))
 
-    def draw(self, ticked: int = 0) -> None:
+    def draw(self) -> None:
         """Clear, draw the world (and the learned renderer's image), the HUD; capture if asked."""
         w, h = self.window.framebuffer_size
         if w <= 0 or h <= 0:  # minimised
@@ -609,8 +632,8 @@ class Player:
             from .resources import load_program
 
             self._image_prog = load_program(self.ctx, "image.glsl")
-            quad = self.ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32).tobytes())
-            self._image_vao = self.ctx.vertex_array(self._image_prog, [(quad, "2f", "in_corner")])
+            self._image_quad = self.ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32).tobytes())
+            self._image_vao = self.ctx.vertex_array(self._image_prog, [(self._image_quad, "2f", "in_corner")])
         if self._image_tex is None or self._image_tex.size != (iw, ih):
             if self._image_tex is not None:
                 self._image_tex.release()
@@ -676,7 +699,16 @@ class Player:
         if self._log is not None:
             self._log.close()
             self._log = None
-        for obj in (self._image_vao, self._image_tex, self._image_prog):
+        self._release_panel()
+
+    def _release_panel(self) -> None:
+        for obj in (self._image_vao, self._image_quad, self._image_tex, self._image_prog):
             if obj is not None:
                 obj.release()
-        self._image_vao = self._image_tex = self._image_prog = None
+        self._image_vao = self._image_quad = self._image_tex = self._image_prog = None
+
+
+def _release_views(prepared: Mapping[str, Any]) -> None:
+    for key in ("view", "ref_view"):
+        if prepared.get(key) is not None:
+            prepared[key].release()

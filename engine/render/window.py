@@ -13,6 +13,7 @@ glfw and moderngl are imported only when a backend is created.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -122,12 +123,7 @@ class GlfwWindow:
         self._queue: list[InputEvent] = []
         self._names = key_names()
         self._window = None
-        try:
-            ok = glfw.init()
-        except Exception as exc:  # glfw raises GLFWError when its error reporting is set to raise
-            ok, why = False, str(exc)
-        else:
-            why = "glfw.init() returned false"
+        ok, why = _quiet(glfw.init)
         if not ok:
             raise UserError(f"could not open a window: {why}. A display is needed (set DISPLAY, e.g. run "
                             "under `Xvfb :99 &` with DISPLAY=:99), or use `worldloom play --headless`")
@@ -136,12 +132,7 @@ class GlfwWindow:
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
         glfw.window_hint(glfw.RESIZABLE, True)
-        try:
-            window = glfw.create_window(int(size[0]), int(size[1]), title, None, None)
-        except Exception as exc:
-            window, why = None, str(exc)
-        else:
-            why = "no OpenGL 3.3 core context"
+        window, why = _quiet(glfw.create_window, int(size[0]), int(size[1]), title, None, None)
         if not window:
             glfw.terminate()
             raise UserError(f"could not create a {size[0]}x{size[1]} window with OpenGL 3.3: {why}")
@@ -219,6 +210,20 @@ class GlfwWindow:
 
     def _on_close(self, _win: Any) -> None:
         self._queue.append(InputEvent("close"))
+
+
+def _quiet(fn: Any, *args: Any) -> tuple[Any, str]:
+    """Call a glfw function; return ``(result, why)`` with glfw's own error text instead of a warning."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = fn(*args)
+        except Exception as exc:  # glfw raises GLFWError when its error reporting is set to "raise"
+            return None, str(exc)
+    why = str(caught[-1].message) if caught else f"{fn.__name__} failed"
+    return result, re.sub(r"^\(\d+\) b['\"](.*)['\"]$", r"\1", why)  # "(65550) b'X11: …'" → "X11: …"
 
 
 BACKENDS = {"glfw": GlfwWindow, "headless": HeadlessWindow}
