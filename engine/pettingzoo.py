@@ -24,6 +24,8 @@ Example:
     >>> env.agents
     ['adversary_0', 'adversary_1', 'adversary_2']
     >>> obs, rewards, terminations, truncations, infos = env.step({a: 2 for a in env.agents})
+    >>> obs["adversary_0"].shape, env.state().shape
+    ((16,), (30,))
 """
 
 from __future__ import annotations
@@ -43,7 +45,15 @@ RENDER_MODES = ("rgb_array",)
 
 
 class WorldParallelEnv(ParallelEnv):
-    """PettingZoo ``ParallelEnv`` over a ``Sim`` of one world. Create it with ``parallel_env``."""
+    """PettingZoo ``ParallelEnv`` over a ``Sim`` of one world. Create it with ``parallel_env``.
+
+    Example:
+        >>> env = parallel_env("tag")
+        >>> env.possible_agents
+        ['adversary_0', 'adversary_1', 'adversary_2', 'prey_0']
+        >>> env.action_space("prey_0"), env.observation_space("prey_0").shape
+        (Discrete(5), (14,))
+    """
 
     metadata = {"name": "worldloom", "render_modes": list(RENDER_MODES), "is_parallelizable": True}
 

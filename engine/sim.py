@@ -253,6 +253,7 @@ class Sim:
             info["metrics"] = {k[7:]: st[k].mean() for k in self._metric_keys}
         if bool(done.any()):
             info["final_observation"] = self.observations()
+            info["final_state"] = {k: st[k] for k in ("pos", "vel", "alive")}
             info["episode_return"] = {g: st["return." + g] for g in groups}
             self._reset_worlds(done)
         return self.observations(), rewards, terminated, truncated, info

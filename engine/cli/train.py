@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -97,12 +99,15 @@ def run(args) -> int:
               + f"torch threads {torch.get_num_threads()}, {'compiled' if args.compile else 'eager'}; "
               f"logs in {out}" + (f"; resumed at update {trainer.update}" if args.resume else ""))
 
+    command = "worldloom " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
+
     def on_update(tr: PPOTrainer, row: dict) -> None:
         if not args.no_export and cfg.export_every and tr.update % cfg.export_every == 0:
-            tr.export(export_dir, world_file=world_file)
+            tr.export(export_dir, world_file=world_file, world_name=args.world, command=command)
 
     summary = trainer.train(progress=not args.json, on_update=on_update)
-    paths = {} if args.no_export else trainer.export(export_dir, world_file=world_file)
+    paths = {} if args.no_export else trainer.export(export_dir, world_file=world_file, world_name=args.world,
+                                                     command=command)
     summary["exported"] = {g: str(p) for g, p in paths.items()}
     summary["out"] = str(out)
     from engine.fileio import atomic_write_text

@@ -28,9 +28,9 @@ class TrainConfig:
     """PPO hyper-parameters and what to train against.
 
     Example:
-        >>> cfg = load_config(None, world="tag")
-        >>> cfg.rollout, cfg.critic
-        (32, 'local')
+        >>> cfg = load_config(None, world="tag", overrides={"critic": "central"})
+        >>> cfg.rollout, cfg.critic, cfg.opponents
+        (25, 'central', {'prey': 'scripted_flee:adversary'})
     """
 
     worlds: int = fld(256, ge=1, le=1 << 20, doc="Worlds simulated together (B).")

@@ -11,9 +11,11 @@ or ``[B, A, 5]`` (continuous) action tensor for the Sim's current state. SPEC is
 * ``ckpt:PATH`` — the group's actor from a ``worldloom train`` checkpoint.
 
 Example:
+    >>> import engine
     >>> sim = engine.make("tag", num_worlds=4)
     >>> flee = make_controller("scripted_flee:adversary", sim, "prey")
-    >>> sim.reset(seed=0); flee(sim).shape
+    >>> obs, info = sim.reset(seed=0)
+    >>> flee(sim).shape
     torch.Size([4, 1])
 """
 

@@ -25,7 +25,7 @@ def output_name(actor: Actor) -> str:
 
 def export_policies(actors: Mapping[str, Actor], folder: str | os.PathLike, *, world: str = "",
                     world_file: str | os.PathLike | None = None, trained_against: Mapping[str, str] | None = None,
-                    steps: int | None = None) -> dict[str, Path]:
+                    steps: int | None = None, command: str | None = None) -> dict[str, Path]:
     """Write ``folder/<group>.onnx`` (+ ``<group>.json``: what it is) for every actor, then the README.
 
     The README covers every policy in the folder (read back from the ``.json`` files), so groups trained
@@ -44,7 +44,7 @@ def export_policies(actors: Mapping[str, Actor], folder: str | os.PathLike, *, w
         actor.to(device)
         paths[g] = path
         meta = {"group": g, "file": path.name, "world": str(world), "output": output_name(actor),
-                **actor.spec(), "trained_against": dict(trained_against or {}), "steps": steps}
+                **actor.spec(), "trained_against": dict(trained_against or {}), "steps": steps, "command": command}
         atomic_write_text(folder / f"{g}.json", json.dumps(meta, indent=2) + "\n")
     atomic_write_text(folder / "README.md", readme(folder, world_file=world_file))
     return paths
@@ -85,12 +85,18 @@ def readme(folder: Path, world_file: str | os.PathLike | None = None) -> str:
                     f"{'→'.join(map(str, m['hidden']))}→5 ({m['activation']}) |")
         against = ", ".join(f"{g}: `{s}`" for g, s in m.get("trained_against", {}).items()) or "nothing else"
         steps = f" for {m['steps']:,} environment steps" if m.get("steps") else ""
-        trained.append(f"* `{m['group']}`: PPO{steps}, against {against}.")
+        cmd = f" Made by `{m['command']}`." if m.get("command") else ""
+        trained.append(f"* `{m['group']}`: PPO{steps}, against {against}.{cmd}")
     world = next((m["world"] for m in metas if m.get("world")), "WORLD")
+    title = Path(world).stem
     snippet = plugin_snippet({m["group"]: m["output"] for m in metas},
                              {m["group"]: folder / m["file"] for m in metas}, world_file)
-    evals = " ".join(f"--controller {m['group']}=onnx:{folder / m['file']}" for m in metas)
-    return f"""# Trained policies for `{Path(world).stem}`
+    shown = Path(os.path.relpath(folder)) if not os.path.relpath(folder).startswith("..") else folder
+    evals = " ".join(f"--controller {m['group']}=onnx:{shown / m['file']}" for m in metas)
+    curves = "".join(f"\n![{p.stem}]({p.name})\n" for p in sorted(folder.glob("*_curve.png")))
+    if curves:
+        curves = "\n## Learning curves\n" + curves
+    return f"""# Trained policies for `{title}`
 
 Exported by `worldloom train` (PPO in `engine/train/`, parameters shared within each agent group;
 the network is `engine.train.policy.Actor`).
@@ -121,4 +127,4 @@ or compare them with other controllers without editing the world:
 ```
 worldloom eval {world} {evals}
 ```
-"""
+{curves}"""

@@ -53,18 +53,21 @@ def _fmt(v: float) -> str:
 
 
 def plot_png(xs: Sequence[float], series: dict[str, Sequence[float]], path: str | os.PathLike, *,
-             title: str = "", xlabel: str = "", ylabel: str = "", size: tuple[int, int] = (800, 450)) -> None:
-    """Draw ``series`` (name → y values over ``xs``) as lines and write the PNG atomically."""
+             title: str = "", xlabel: str = "", ylabel: str = "", size: tuple[int, int] = (800, 450),
+             hlines: dict[str, float] | None = None) -> None:
+    """Draw ``series`` (name → y values over ``xs``) as lines, ``hlines`` (label → y) as grey reference
+    lines, and write the PNG atomically."""
     from PIL import Image, ImageDraw, ImageFont
 
     from engine.fileio import atomic_write_bytes
 
     W, H = size
-    left, right, top, bottom = 80, 20, 40, 60
+    left, right, top, bottom = 90, 20, 40, 60
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
-    vals = [v for ys in series.values() for v in ys if not math.isnan(v)]
+    font = ImageFont.load_default(size=14)
+    hlines = dict(hlines or {})
+    vals = [v for ys in series.values() for v in ys if not math.isnan(v)] + list(hlines.values())
     if not xs or not vals:
         raise UserError("nothing to plot: no values")
     x0, x1 = min(xs), max(xs)
@@ -74,7 +77,8 @@ def plot_png(xs: Sequence[float], series: dict[str, Sequence[float]], path: str 
     x1 = x1 if x1 > x0 else x0 + 1
 
     def px(x: float, y: float) -> tuple[float, float]:
-        return (left + (x - x0) / (x1 - x0) * (W - left - right), H - bottom - (y - y0) / (y1 - y0) * (H - top - bottom))
+        return (left + (x - x0) / (x1 - x0) * (W - left - right),
+                H - bottom - (y - y0) / (y1 - y0) * (H - top - bottom))
 
     for t in _nice_ticks(y0, y1):
         _, y = px(x0, t)
@@ -85,17 +89,22 @@ def plot_png(xs: Sequence[float], series: dict[str, Sequence[float]], path: str 
         d.line([(x, top), (x, H - bottom)], fill=(230, 230, 230))
         d.text((x, H - bottom + 8), _fmt(t), fill="black", font=font, anchor="mt")
     d.rectangle([left, top, W - right, H - bottom], outline="black")
+    for label, yv in hlines.items():
+        _, y = px(x0, yv)
+        for xa in range(left, W - right, 12):  # dashed
+            d.line([(xa, y), (min(xa + 6, W - right), y)], fill=(120, 120, 120), width=1)
+        d.text((W - right - 6, y - 3), label, fill=(90, 90, 90), font=font, anchor="rb")
     colors = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
     for i, (name, ys) in enumerate(series.items()):
         pts = [px(x, y) for x, y in zip(xs, ys) if not math.isnan(y)]
         c = colors[i % len(colors)]
         if len(pts) > 1:
             d.line(pts, fill=c, width=2)
-        d.text((left + 10, top + 8 + 14 * i), name, fill=c, font=font)
+        d.text((left + 10, top + 8 + 18 * i), name.removeprefix("metric."), fill=c, font=font)
     d.text((W / 2, 12), title, fill="black", font=font, anchor="mt")
     d.text((W / 2, H - 20), xlabel, fill="black", font=font, anchor="mt")
-    label = Image.new("RGB", (H - top - bottom, 14), "white")
-    ImageDraw.Draw(label).text(((H - top - bottom) / 2, 7), ylabel, fill="black", font=font, anchor="mm")
+    label = Image.new("RGB", (H - top - bottom, 18), "white")
+    ImageDraw.Draw(label).text(((H - top - bottom) / 2, 9), ylabel, fill="black", font=font, anchor="mm")
     img.paste(label.rotate(90, expand=True), (8, top))
     buf = io.BytesIO()
     img.save(buf, format="PNG")
@@ -110,10 +119,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--y", action="append", required=True, help="y column(s); repeatable")
     p.add_argument("--title", default="")
     p.add_argument("--ylabel", default="")
+    p.add_argument("--hline", action="append", default=[], metavar="LABEL=Y", help="reference line; repeatable")
     args = p.parse_args(argv)
     xs, ys = read_columns(args.csv, args.x, args.y)
+    hlines = {}
+    for item in args.hline:
+        label, sep, value = item.rpartition("=")
+        try:
+            hlines[(label if sep else value).strip()] = float(value)
+        except ValueError:
+            raise UserError(f"--hline: expected LABEL=Y with a number Y, got {item!r}") from None
     plot_png(xs, ys, args.png, title=args.title, xlabel=f"{args.x} (ticks x worlds)" if args.x == "global_step"
-             else args.x, ylabel=args.ylabel)
+             else args.x, ylabel=args.ylabel, hlines=hlines)
     print(f"wrote {args.png}")
     return 0
 

@@ -108,7 +108,12 @@ def sample_with_log_prob(actor: Actor, obs: torch.Tensor, generator: torch.Gener
 
 class Critic(nn.Module):
     """Value function: ``local`` reads one agent's observation; ``central`` reads the global state and
-    the agent's one-hot index in its group (so agents of one group can have different values)."""
+    the agent's one-hot index in its group (so agents of one group can have different values).
+
+    Example:
+        >>> Critic(16, [64, 64])(torch.zeros(8, 3, 16)).shape
+        torch.Size([8, 3])
+    """
 
     def __init__(self, in_size: int, hidden: list[int], activation: str = "tanh") -> None:
         super().__init__()
@@ -120,6 +125,13 @@ class Critic(nn.Module):
 
 class ExportedPolicy(nn.Module):
     """The deterministic part of an actor, as exported to ONNX: ``obs [batch, F]`` → ``[batch, 5]``.
+
+    Example:
+        >>> actor = Actor(16, "discrete", [64, 64])
+        >>> obs = torch.randn(4, 16)
+        >>> bool((ExportedPolicy(actor)(obs).argmax(-1) == actor.act(obs, deterministic=True)).all())
+        True
+
 
     Discrete: the logits (the policy plugin takes the argmax, or samples). Continuous: the mean action,
     clipped to [0, 1] — exactly what ``Actor.act(..., deterministic=True)`` returns.

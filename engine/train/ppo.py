@@ -13,8 +13,9 @@ Details that matter:
   GAE recursion the step an agent dies, so a respawned agent starts a fresh return.
 * **Truncation.** When an episode ends by the time limit, the value of the final observation
   (``info["final_observation"]``) is bootstrapped into the last reward (γ·V(s_T)), instead of
-  pretending the world ended. With the central critic this needs the final global state, which the
-  Sim does not return (yet); there truncation is treated as termination.
+  pretending the world ended. With the central critic this needs the final global state
+  (``info["final_state"]``: pos/vel/alive before the reset); a Sim that does not return it gets
+  truncation treated as termination.
 * **Critic.** ``local``: V(own observation) with the group's shared weights (IPPO). ``central``:
   V(global state, one-hot agent index) (MAPPO).
 * **Determinism.** One ``torch.Generator`` samples actions and minibatch orders; the network init is
@@ -202,12 +203,15 @@ class PPOTrainer:
             _, rew, term, trunc, info = sim.step(actions)
             t2 = time.perf_counter()
             done_w = info["done"]
+            final_state = None
+            if self._state_buf is not None and "final_state" in info:
+                final_state = global_state(info["final_state"])
             for g, lr in self.learners.items():
                 r = rew[g].to(torch.float32)
-                if "final_observation" in info and self._state_buf is None:
+                if "final_observation" in info and (self._state_buf is None or final_state is not None):
                     boot = trunc[g] & ~term[g] & done_w.unsqueeze(1)
                     final = info["final_observation"][g].to(torch.float32)
-                    r = r + cfg.gamma * lr.critic(final) * boot
+                    r = r + cfg.gamma * lr.critic(self._critic_input(lr, final, final_state)) * boot
                 lr.buf["rew"][t] = r
                 lr.buf["done"][t] = (term[g] | trunc[g]).to(torch.float32)
             self._track_episodes(info)
@@ -335,6 +339,7 @@ class PPOTrainer:
 
         bar = Progress(self.num_updates, "train") if progress else None
         start_update = self.update
+        self._warm = (Timers(**vars(self.timers)), self.global_step)
         t_start = time.perf_counter()
         while self.update < self.num_updates and (stop_after is None or self.update - start_update < stop_after):
             self.collect()
@@ -356,6 +361,8 @@ class PPOTrainer:
             if bar is not None:
                 bar.update(self.update, self._progress_text(row))
             self.timers.other += time.perf_counter() - t1
+            if self.update == start_update + 1:  # the first update includes compilation: keep it out of rates
+                self._warm = (Timers(**vars(self.timers)), self.global_step)
         if bar is not None:
             bar.close()
         if self.out_dir is not None:
@@ -370,15 +377,23 @@ class PPOTrainer:
         return "mean return " + ", ".join(parts) if parts else ""
 
     def summary(self, wall: float) -> dict[str, Any]:
-        """Throughput: env agent-steps/s over the whole loop and in the Sim alone; time shares per phase."""
-        tm = self.timers
+        """Throughput: env agent-steps/s over the whole loop and in the Sim alone; time shares per phase.
+
+        Rates and shares leave out the first update of the last ``train`` call (it includes compiling
+        the tick) when later updates ran.
+        """
+        base, base_step = getattr(self, "_warm", (Timers(), 0))
+        if self.global_step == base_step:
+            base, base_step = Timers(), 0
+        tm = Timers(*(getattr(self.timers, k) - getattr(base, k) for k in ("sim", "act", "learn", "other")))
         total = max(tm.total(), 1e-9)
-        agent_steps = self.global_step * sum(g.size for g in self.sim.groups.values())
+        per_tick = sum(g.size for g in self.sim.groups.values())
+        measured = (self.global_step - base_step) * per_tick
         return {
             "updates": self.update, "global_step": self.global_step, "wall_s": wall,
-            "agent_steps": agent_steps,
-            "agent_steps_per_s": agent_steps / total,
-            "sim_agent_steps_per_s": agent_steps / max(tm.sim, 1e-9),
+            "agent_steps": self.global_step * per_tick,
+            "agent_steps_per_s": measured / total,
+            "sim_agent_steps_per_s": measured / max(tm.sim, 1e-9),
             "share_sim": tm.sim / total, "share_act": tm.act / total, "share_learn": tm.learn / total,
             "share_other": tm.other / total,
             "last": self.history[-1] if self.history else {},
@@ -459,14 +474,19 @@ class PPOTrainer:
                     self._contacts[k] = v.to(self.device)
 
     # ------------------------------------------------------------------ export
-    def export(self, folder: str | os.PathLike, world_file: str | os.PathLike | None = None) -> dict[str, Path]:
-        """Export every trained group's policy to ``folder/<group>.onnx`` (+ README); returns the paths."""
+    def export(self, folder: str | os.PathLike, world_file: str | os.PathLike | None = None,
+               world_name: str | None = None, command: str | None = None) -> dict[str, Path]:
+        """Export every trained group's policy to ``folder/<group>.onnx`` (+ README); returns the paths.
+
+        ``world_file`` makes the printed model paths relative to it; ``world_name`` is how the README
+        names the world (default: the path the trainer was given).
+        """
         from engine.train.export import export_policies
 
         return export_policies({g: lr.actor for g, lr in self.learners.items()}, folder,
-                               world=str(world_file or self.world), world_file=world_file,
+                               world=world_name or self.world, world_file=world_file,
                                trained_against={g: self.cfg.opponents.get(g, "random") for g in self.opponents},
-                               steps=self.global_step)
+                               steps=self.global_step, command=command)
 
 
 def trainer_from_checkpoint(path: str | os.PathLike, *, changes: Mapping[str, Any] | None = None,

@@ -9,6 +9,13 @@ def global_state(state: dict[str, torch.Tensor]) -> torch.Tensor:
     """``[B, 5N]`` float32: positions ``[2N]``, velocities ``[2N]`` and alive flags ``[N]`` of every entity.
 
     Dead entities read as zeros (their stale positions would otherwise leak into the critic).
+
+    Example:
+        >>> import engine
+        >>> sim = engine.make("tag", num_worlds=2)
+        >>> obs, info = sim.reset(seed=0)
+        >>> global_state(sim.state).shape
+        torch.Size([2, 30])
     """
     alive = state["alive"]
     B = alive.shape[0]
