@@ -56,35 +56,40 @@ def finish_tick(plan: WorldPlan, state: dict, alive_before: torch.Tensor) -> Non
         state["terminated." + g.name] = ~alive[:, g.sl] | world_term.unsqueeze(1)
         state["truncated." + g.name] = truncated.unsqueeze(1).expand_as(before)
     state["done"] = world_term | truncated
+    state["any_done"] = state["done"].any()
 
 
 class _Compiled:
-    """A segment compiled with ``torch.compile`` that returns only the entries it writes.
+    """A segment compiled with ``torch.compile``, called with a flat tuple of tensors.
 
-    The first call runs eagerly to learn which entries the segment writes; the compiled function then
-    returns just those, so unchanged components (mass, radius, colour …) are neither returned nor
-    re-guarded each tick — at one world the tick is dispatch-bound and this halves its overhead.
+    The first call runs eagerly to learn which entries the segment reads (all tensors in a fixed key
+    order) and writes; the compiled function takes the tensors positionally and returns only the
+    written ones, so each tick pays no dict guards and unchanged components (mass, radius, colour …)
+    are neither returned nor re-checked — at one world the tick is dispatch-bound, and this matters.
     """
 
     def __init__(self, fn: Callable[[dict], dict]) -> None:
         self.fn = fn
         self.compiled = None
+        self.keys: tuple[str, ...] = ()
+        self.written: tuple[str, ...] = ()
 
     def __call__(self, state: dict) -> dict:
-        if self.compiled is None:
+        if self.compiled is None or tuple(state) != self.keys:
             out = self.fn(state)
-            written = tuple(k for k, v in out.items() if state.get(k) is not v)
-            fn = self.fn
+            self.keys = tuple(state)
+            self.written = tuple(k for k, v in out.items() if state.get(k) is not v)
+            keys, written, fn = self.keys, self.written, self.fn
 
-            def changed(st: dict) -> dict:
-                new = fn(st)
-                return {k: new[k] for k in written}
+            def flat(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                new = fn(dict(zip(keys, tensors)))
+                return tuple(new[k] for k in written)
 
-            self.compiled = torch.compile(changed, dynamic=False)
-            self.compiled(state)  # compile now: the first tick pays for it, not some later one
+            self.compiled = torch.compile(flat, dynamic=False)
+            self.compiled(*state.values())  # compile now: the first tick pays for it, not some later one
             return out
         out = dict(state)
-        out.update(self.compiled(state))
+        out.update(zip(self.written, self.compiled(*state.values())))
         return out
 
 

@@ -97,6 +97,7 @@ class Sim:
         st["alive"] = self.plan.alive0.unsqueeze(0).expand(B, -1).clone()
         st["tick"] = torch.zeros(B, dtype=torch.int64, device=dev)
         st["done"] = torch.zeros(B, dtype=torch.bool, device=dev)
+        st["any_done"] = torch.zeros((), dtype=torch.bool, device=dev)
         if any(s.name == "lifecycle" for s in self.plan.systems):
             st["killed_by"] = torch.full((B, self.layout.n), -1, dtype=torch.int64, device=dev)
             st["respawn_timer"] = torch.zeros((B, self.layout.n), dtype=torch.int64, device=dev)
@@ -162,6 +163,7 @@ class Sim:
         for k in [k for k in st if k.startswith("shadow.")]:  # the open-loop twin restarts with the world
             comp = st[k.rsplit(".", 1)[1]]
             st[k] = comp.clone() if mask is None else torch.where(mask.view(B, 1, 1), comp, st[k])
+        st["any_done"] = torch.zeros((), dtype=torch.bool, device=self.device)
         zero_keys = ["tick", "done"] + [k for k in st if k.startswith(("return.", "reward.", "terminated.",
                                                                         "truncated."))]
         if "killed_by" in st:
@@ -209,22 +211,31 @@ class Sim:
 
     def _write_actions(self, actions: Mapping[str, Any] | None) -> None:
         actions = actions or {}
+        st = self.state
         for g, a in actions.items():
-            if g not in self.groups:
-                raise ValueError(f"actions for unknown agent group {g!r}; expected: {self.external_groups}")
-            if g in self.controlled_by:
-                raise ValueError(f"agent group {g!r} is controlled by {self.controlled_by[g]!r} in the world "
-                                 "file; expected actions only for " + str(self.external_groups))
-            buf = self.state["action." + g]
+            key = "action." + g
+            buf = st.get(key)
+            if buf is None or g in self.controlled_by:
+                self._bad_group(g)
+            if type(a) is torch.Tensor and a.dtype == buf.dtype and a.device == buf.device and a.shape == buf.shape:
+                st[key] = a  # the common case, kept cheap: at one world the tick is dispatch-bound
+                continue
             t = torch.as_tensor(a, device=self.device)
             if t.shape != buf.shape:
                 raise ValueError(f"actions[{g!r}]: expected shape {list(buf.shape)} "
                                  f"([worlds, agents{', 5' if buf.dim() == 3 else ''}]), got {list(t.shape)}")
-            self.state["action." + g] = t.to(buf.dtype)
-        for g in self.external_groups:
-            if g not in actions:
-                raise ValueError(f"missing actions for agent group {g!r}; expected a tensor for each of "
-                                 f"{self.external_groups}")
+            st[key] = t.to(buf.dtype)
+        if len(actions) != len(self.external_groups):
+            for g in self.external_groups:
+                if g not in actions:
+                    raise ValueError(f"missing actions for agent group {g!r}; expected a tensor for each of "
+                                     f"{self.external_groups}")
+
+    def _bad_group(self, g: str) -> None:
+        if g not in self.groups:
+            raise ValueError(f"actions for unknown agent group {g!r}; expected: {self.external_groups}")
+        raise ValueError(f"agent group {g!r} is controlled by {self.controlled_by[g]!r} in the world "
+                         "file; expected actions only for " + str(self.external_groups))
 
     def step(self, actions: Mapping[str, Any] | None = None):
         """Advance every world one tick.
@@ -249,9 +260,10 @@ class Sim:
         truncated = {g: st["truncated." + g] for g in groups}
         done = st["done"]
         info: dict[str, Any] = {"done": done}
+        any_done = bool(st["any_done"])
         if self._metric_keys:
             info["metrics"] = {k[7:]: st[k].mean() for k in self._metric_keys}
-        if bool(done.any()):
+        if any_done:
             info["final_observation"] = self.observations()
             info["final_state"] = {k: st[k] for k in ("pos", "vel", "alive")}
             info["episode_return"] = {g: st["return." + g] for g in groups}
