@@ -7,6 +7,8 @@ layout and docs/world-models.md for the whole loop.
 
 from __future__ import annotations
 
+import contextlib
+
 from engine.cli.common import Progress, add_sim_args, add_world_args, make_sim, parse_overrides
 
 
@@ -70,12 +72,12 @@ def run(args) -> int:
             video.append(sim.render(0))
         progress.update(i + 1, f"shards {len(rec.manifest['shards'])}")
 
-    try:
-        manifest = rec.run(args.steps, on_step)
-    finally:
-        progress.close()
-    if video is not None:
-        video.close()
+    # the video is published only when the recording finishes; an interrupted one discards it
+    with video if video is not None else contextlib.nullcontext():
+        try:
+            manifest = rec.run(args.steps, on_step)
+        finally:
+            progress.close()
     print(f"recorded {manifest['steps_recorded']} steps × {sim.num_worlds} worlds of {sim.plan.spec.name!r} "
           f"into {args.out} ({len(manifest['shards'])} shards{', frames ' + str(frames) + 'px' if frames else ''})"
           + (f"; video {args.video}" if video is not None else ""))

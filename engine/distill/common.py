@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +35,36 @@ class TrainOptions:
     @property
     def max_seconds(self) -> float:
         return float("inf") if self.minutes is None else 60.0 * self.minutes
+
+
+class Budget:
+    """Training progress in 0..1: the larger of iterations done and time used (with ``--minutes``).
+
+    Learning-rate schedules and curricula follow it, so a run cut short by its time budget still
+    anneals instead of stopping at a high learning rate.
+
+    Example:
+        >>> Budget(100, float("inf")).fraction(50)
+        0.5
+    """
+
+    def __init__(self, total_iters: int, max_seconds: float) -> None:
+        self.total, self.max_seconds = max(1, total_iters), max_seconds
+        self.t0 = time.perf_counter()
+
+    def fraction(self, i: int) -> float:
+        f = i / self.total
+        if self.max_seconds != float("inf"):
+            f = max(f, (time.perf_counter() - self.t0) / self.max_seconds)
+        return min(1.0, f)
+
+
+def cosine_schedule(optim: torch.optim.Optimizer, budget: Budget, floor: float = 0.02):
+    """Cosine decay of the learning rate to ``floor`` × the initial one over the budget."""
+    import math
+
+    return torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda i: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * budget.fraction(i))))
 
 
 def split_worlds(num_worlds: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

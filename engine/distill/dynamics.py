@@ -8,17 +8,26 @@ one-step loss never sees (compounding error).
 
 from __future__ import annotations
 
-import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-from engine.distill.common import Logger, TrainOptions, seed_everything, split_worlds, train_loop
+from engine.distill.common import (
+    Budget,
+    Logger,
+    TrainOptions,
+    cosine_schedule,
+    seed_everything,
+    split_worlds,
+    train_loop,
+)
 from engine.distill.modules import EntityDynamics, WorldDynamics
+from engine.distill.plugin import snippet_path, write_plugin
 from engine.errors import UserError
 from engine.record.format import Recording
 
@@ -69,10 +78,9 @@ def load_episodes(folders: list[str | os.PathLike], types: list[str] | None) -> 
             raise UserError(f"{folder}: entities die in this recording; dynamics distillation handles worlds "
                             "whose entities stay alive")
 
-        def t(k: str) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(a[k][:, :, idx])).float()
-
-        eps.append(Episodes(t("state.pos"), t("state.vel"), t("action_force"), t("next.pos"), t("next.vel"),
+        t = {k: torch.from_numpy(np.ascontiguousarray(a[k][:, :, idx])).float()
+             for k in ("state.pos", "state.vel", "action_force", "next.pos", "next.vel")}
+        eps.append(Episodes(t["state.pos"], t["state.vel"], t["action_force"], t["next.pos"], t["next.vel"],
                             a["done"]))
         consts = {"radius": a["state.radius"][0, 0, idx], "max_speed": a["state.max_speed"][0, 0, idx],
                   "movable": a["state.movable"][0, 0, idx],
@@ -138,11 +146,12 @@ def distill_dynamics(data: list[str | os.PathLike], out: str | os.PathLike, opts
         last.weight.mul_(0.1)
         if rows == "world":
             model.pair_net[-1].weight.mul_(0.1)
+            model.self_lin.weight.mul_(0.1)
     iters_per_epoch = max(1, sum(int((~e.done).sum()) for e in eps) // opts.batch_size)
     total = max(1, int(opts.epochs * iters_per_epoch))
     optim = torch.optim.Adam(model.parameters(), lr=opts.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda i: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(
-        1.0, i / total))))
+    budget = Budget(total, opts.max_seconds)
+    sched = cosine_schedule(optim, budget)
     sp, sv = scales["dpos_scale"], scales["dvel_scale"]
     m = movable.bool()
     weights = np.array([max(1, len(e.starts(1, train_w)[0])) for e in eps], np.float64)
@@ -160,7 +169,7 @@ def distill_dynamics(data: list[str | os.PathLike], out: str | os.PathLike, opts
         return eps[d], t[pick], b[pick]
 
     def step_fn(i: int) -> float:
-        h = 1 + int((horizon - 1) * min(1.0, i / max(1.0, 0.6 * total)))
+        h = 1 + int((horizon - 1) * min(1.0, budget.fraction(i) / 0.6))
         ep, t, b = sample(h)
         pos, vel = ep.pos[t, b], ep.vel[t, b]
         loss = torch.zeros(())
@@ -202,16 +211,17 @@ def distill_dynamics(data: list[str | os.PathLike], out: str | os.PathLike, opts
     k4 = K * 4 if rows == "world" else 4
     k2 = K * 2 if rows == "world" else 2
     model_path = out / "model.onnx"
-    rel = os.path.relpath(model_path, world_dir) if world_dir is not None else str(model_path)
+    rel = snippet_path(model_path, world_dir)
     types_list = consts["types"]
-    yaml = (f"plugins:\n  learned_physics:\n    kind: dynamics\n    model: {rel}\n    entities: [{', '.join(types_list)}]\n"
-            f"    rows: {rows}\n    inputs: {{state: [pos, vel], act: action_force}}\n"
+    yaml = (f"plugins:\n  learned_physics:\n    kind: dynamics\n    model: {rel}\n"
+            f"    entities: [{', '.join(types_list)}]\n    rows: {rows}\n"
+            f"    inputs: {{state: [pos, vel], act: action_force}}\n"
             f"    outputs: {{delta: {{write: [pos, vel], mode: add}}}}\n    replaces: physics\n    shadow: true\n"
             f"    constraints: [max_speed]\n")
     per = "per world" if rows == "world" else "per entity"
     contract = {
         "kind": "dynamics",
-        "summary": (f"Learned dynamics of the entity types {types_list} ({per}, "
+        "summary": (f"Learned dynamics of the entity types {', '.join(types_list)} ({per}, "
                     f"{'the model sees every bound entity: contacts' if rows == 'world' else 'no contacts'}); "
                     "returns the change of position and velocity over one tick. Positions in world units, "
                     "velocities in world units per second, forces as the `action_force` component. Immovable "
@@ -227,9 +237,7 @@ def distill_dynamics(data: list[str | os.PathLike], out: str | os.PathLike, opts
         "logdir": str(logger.path) if logger.path else None,
     }
     ex_rows = 8
-    from engine.distill.plugin import write_plugin
 
-    write_plugin(out, "model", model, {"state": torch.randn(ex_rows, k4, generator=gen) * 0.5,
+    return write_plugin(out, "model", model, {"state": torch.randn(ex_rows, k4, generator=gen) * 0.5,
                                        "act": torch.randn(ex_rows, k2, generator=gen)}, ["delta"], contract,
                  {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in init.items()})
-    return contract

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -34,9 +35,21 @@ def command_line() -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
 
+def snippet_path(model_path: str | Path, world_dir: str | Path | None) -> str:
+    """How a world file in ``world_dir`` names ``model_path``: relative when close by, else absolute."""
+    model_path = Path(model_path).resolve()
+    if world_dir is None:
+        return str(model_path)
+    rel = os.path.relpath(model_path, Path(world_dir).resolve())
+    return rel if not rel.startswith(os.path.join("..", "..", "..")) else str(model_path)
+
+
 def write_plugin(folder: str | Path, stem: str, module: torch.nn.Module, example_inputs: dict[str, torch.Tensor],
-                 output_names: list[str], contract: dict[str, Any], init_args: dict[str, Any]) -> Path:
-    """Export ``module`` to ``folder/<stem>.onnx`` with its source, weights, contract and README."""
+                 output_names: list[str], contract: dict[str, Any], init_args: dict[str, Any]) -> dict[str, Any]:
+    """Export ``module`` to ``folder/<stem>.onnx`` with its source, weights, contract and README.
+
+    Returns the contract completed with the export facts (file, size, parameters, ORT vs torch diff).
+    """
     from engine.learned.export import export_torch_module
 
     folder = Path(folder)
@@ -54,7 +67,7 @@ def write_plugin(folder: str | Path, stem: str, module: torch.nn.Module, example
     contract["parameters"] = sum(p.numel() for p in module.parameters())
     atomic_write_text(folder / f"{stem}.json", json.dumps(contract, indent=2) + "\n")
     write_readme(folder)
-    return folder / f"{stem}.onnx"
+    return contract
 
 
 def write_readme(folder: Path) -> None:

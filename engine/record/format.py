@@ -34,6 +34,7 @@ key                         shape, dtype            meaning
 ``terminated.<group>``      [T, B, A] bool
 ``truncated.<group>``       [T, B, A] bool
 ``done``                    [T, B] bool             the world's episode ended in this step
+``metric.<plugin>.<m>``     [T, B] float32          plugin metrics of the step (shadow drift, nonfinite)
 ``frames``                  [T, B, H, W, 3] uint8   (``--frames``) GL render of the state before the step
 ==========================  ======================  ===================================================
 
@@ -131,6 +132,15 @@ class Recording:
 
     def shard_files(self) -> list[Path]:
         return [self.folder / s["file"] for s in self.manifest["shards"]]
+
+    def verify(self) -> None:
+        """Check every listed shard against the sha256 the manifest recorded (UserError if not)."""
+        for entry in self.manifest["shards"]:
+            path = self.folder / entry["file"]
+            if not path.is_file():
+                raise UserError(f"{path}: listed in the manifest but missing")
+            if sha256_file(path) != entry["sha256"]:
+                raise UserError(f"{path}: contents differ from the manifest's sha256 (corrupted or replaced)")
 
     def shards(self, keys: list[str] | None = None):
         """Yield each listed shard as a dict of numpy arrays (only ``keys`` when given)."""

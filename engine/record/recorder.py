@@ -134,6 +134,9 @@ def transition(sim, actions: dict[str, torch.Tensor], keys: list[str]) -> dict[s
         row["action_force"] = st["action_force"]
     for k in keys:
         row["next." + k] = st[k]
+    for k in st:
+        if k.startswith("metric."):  # per-world plugin metrics of the step (drift, non-finite counts)
+            row[k] = st[k]
     row["done"] = info["done"]
     return {k: v.detach().clone() for k, v in row.items()}
 
@@ -180,7 +183,8 @@ class Recorder:
         """
         sim = self.sim
         self.out.mkdir(parents=True, exist_ok=True)
-        for stale in self.out.glob("shard-*.npz"):  # a previous recording in the same folder
+        # a previous recording in the same folder, and temporaries a killed one left behind
+        for stale in [*self.out.glob("shard-*.npz"), *self.out.glob(".shard-*.tmp")]:
             stale.unlink()
         self.manifest = base_manifest(sim, world_path=self.world_path, overrides=self.overrides, seed=self.seed,
                                       action_seed=self.action_seed, steps=steps, compiled=self.compiled,

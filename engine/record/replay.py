@@ -104,8 +104,10 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
            threads: int | None = None, on_step: Callable[[int, int], None] | None = None) -> ReplayReport:
     """Replay the recording in ``folder``; ``world=None`` checks exact reproduction.
 
-    ``overrides`` are applied on top of the recorded ones. ``device``/``compile``/``threads`` default
-    to what the manifest recorded (change them to see what breaks bit-exactness).
+    ``overrides`` are applied on top of the recorded ones (exact mode) or to ``world`` as written
+    (counterfactual mode: the recorded overrides belong to the recorded world).
+    ``device``/``compile``/``threads`` default to what the manifest recorded (change them to see
+    what breaks bit-exactness).
 
     Example:
         >>> report = replay("runs/rec")
@@ -113,6 +115,7 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
         (True, None)
     """
     rec = Recording.open(folder)
+    rec.verify()
     m = rec.manifest
     all_overrides = dict(m.get("overrides") or {})
     all_overrides.update(overrides or {})
@@ -134,7 +137,8 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
             if now != facts["sha256"]:
                 notes.append(f"plugin {name!r}: model file changed since the recording (sha256 differs)")
         return _exact(sim, rec, str(path), notes, on_step)
-    sim = _build(world, rec, all_overrides, device, compile, threads)
+    # the recorded overrides belonged to the recorded world: the other world is taken as written (+ --set)
+    sim = _build(world, rec, dict(overrides or {}), device, compile, threads)
     if sim.layout.n != m["num_entities"]:
         raise UserError(f"{world}: has {sim.layout.n} entity slots, the recording {m['num_entities']}; a "
                         "counterfactual replay needs the same entity layout")
@@ -206,7 +210,7 @@ def _force_state(sim, shard: dict[str, np.ndarray], prefix: str, t: int, worlds:
 
 def _counterfactual(sim, rec: Recording, world: str, notes: list[str], on_step) -> ReplayReport:
     report = ReplayReport("counterfactual", 0, world, notes=notes)
-    for g, info in rec.manifest["groups"].items():
+    for g, _info in rec.manifest["groups"].items():
         if g in sim.controlled_by:
             notes.append(f"agent group {g!r} is controlled by {sim.controlled_by[g]!r} in {world}: the recorded "
                          "actions of this group are not used")
