@@ -36,17 +36,22 @@ def contact_forces(pos: torch.Tensor, radius: torch.Tensor, active: torch.Tensor
                    contact_force: float, margin: float) -> torch.Tensor:
     """Sum of soft pairwise contact forces on each entity, ``[B, N, 2]``.
 
-    ``active [B, N]`` = collide & alive; inactive entities neither push nor are pushed.
+    ``active [B, N]`` = collide & alive; inactive entities neither push nor are pushed. The x and y
+    components are computed as separate ``[B, N, N]`` planes so that every reduction runs over the
+    last, contiguous axis: torch.compile then parallelises over worlds × entities instead of opening a
+    parallel region per entity for a 2-element reduction (which made 2 threads 2.5× slower than 1).
     """
     n = pos.shape[1]
-    delta = pos.unsqueeze(2) - pos.unsqueeze(1)  # [B, N, N, 2]: a - b
-    dist = delta.square().sum(-1).sqrt()
+    px, py = pos[..., 0], pos[..., 1]
+    dx = px.unsqueeze(2) - px.unsqueeze(1)  # [B, N, N]: a - b
+    dy = py.unsqueeze(2) - py.unsqueeze(1)
+    dist = (dx * dx + dy * dy).sqrt()
     dist_min = radius.unsqueeze(2) + radius.unsqueeze(1)
     penetration = torch.nn.functional.softplus(-(dist - dist_min) / margin) * margin
     not_self = ~torch.eye(n, dtype=torch.bool, device=pos.device)
     pair = active.unsqueeze(2) & active.unsqueeze(1) & not_self
     scale = torch.where(pair, contact_force * penetration / dist.clamp_min(1e-12), 0.0)
-    return (delta * scale.unsqueeze(-1)).sum(2)
+    return torch.stack(((dx * scale).sum(-1), (dy * scale).sum(-1)), dim=-1)
 
 
 def integrate(pos: torch.Tensor, vel: torch.Tensor, force: torch.Tensor, mass: torch.Tensor,
