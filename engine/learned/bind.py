@@ -271,6 +271,8 @@ def build_plugins(plan) -> None:
             systems[i] = System(name, make_plugin_system(host), host_controls(host), False, ("plugins", name),
                                 replaces=ps.replaces, meta={"plugin": host})
         elif host.kind == "policy":
+            if not ps.enabled:
+                continue  # disabled in the world file and nothing to fall back to: the group is external
             systems.insert(0, System(name, make_plugin_system(host), host_controls(host), False,
                                      ("plugins", name), meta={"plugin": host}))
         else:

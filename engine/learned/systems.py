@@ -131,13 +131,16 @@ def _dynamics_system(host: PluginHost):
         hand(twin)
         one = dict(pre)
         hand(one)
-        dpos = (state["pos"][:, idx] - twin["pos"][:, idx]).square().sum(-1).sqrt()  # [B, K]
-        dvel = (state["vel"][:, idx] - twin["vel"][:, idx]).square().sum(-1).sqrt()
-        state["metric." + name + ".drift_pos"] = dpos.mean(1)
+        # averages over the bound entities that move (obstacles bound as context would dilute them)
+        w = (state["movable"] & state["alive"])[:, idx].to(state["pos"].dtype)  # [B, K]
+        n = w.sum(1).clamp_min(1.0)
+        dpos = (state["pos"][:, idx] - twin["pos"][:, idx]).square().sum(-1).sqrt() * w  # [B, K]
+        dvel = (state["vel"][:, idx] - twin["vel"][:, idx]).square().sum(-1).sqrt() * w
+        one_step = (state["pos"][:, idx] - one["pos"][:, idx]).square().sum(-1).sqrt() * w
+        state["metric." + name + ".drift_pos"] = dpos.sum(1) / n
         state["metric." + name + ".drift_pos_max"] = dpos.amax(1)
-        state["metric." + name + ".drift_vel"] = dvel.mean(1)
-        state["metric." + name + ".one_step_pos"] = (state["pos"][:, idx] - one["pos"][:, idx]).square().sum(
-            -1).sqrt().mean(1)
+        state["metric." + name + ".drift_vel"] = dvel.sum(1) / n
+        state["metric." + name + ".one_step_pos"] = one_step.sum(1) / n
         if resync_above is not None:
             re = dpos.amax(1) > resync_above
             state["pos"] = torch.where(re.view(B, 1, 1), twin["pos"], state["pos"])
