@@ -381,7 +381,7 @@ def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch
         torch.Size([4, 6, 22])
     """
     loaded = load_world(world_path, overrides, origin=override_origin)
-    plan = build_world(loaded, device=device)
+    plan = build_world(loaded, device=device, num_worlds=num_worlds)
     if threads is not None:
         n = default_threads(num_worlds, plan.layout.n) if threads == "auto" else int(threads)
         torch.set_num_threads(max(1, n))

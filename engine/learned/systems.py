@@ -36,9 +36,7 @@ def _policy_system(host: PluginHost):
             host.replaced.fn(state)
             return
         out = host.infer(state)  # [B*A, 5]
-        bad = host.guard.check({host.out_name: out}, num_worlds=B)
-        if bad is not None and not bool(bad.any()):
-            bad = None
+        bad, _ = host.check_finite(out, B)
         if discrete:
             if sample:
                 probs = torch.softmax(torch.nan_to_num(out.float()), -1)
@@ -91,17 +89,15 @@ def _dynamics_system(host: PluginHost):
         pre = dict(state)
         if not host.enabled:
             hand(state)
-            state["metric." + name + ".nonfinite"] = torch.zeros(B, device=state["pos"].device)
+            state["metric." + name + ".nonfinite"] = _zeros(host, B, state["pos"])
             _shadow_and_metrics(state, pre, B, learned=False)
             return
         state["action_force"] = action_forces(state)
         pre["action_force"] = state["action_force"]
         out = host.infer(state).view(B, K, -1)
-        state["metric." + name + ".nonfinite"] = (~torch.isfinite(out)).reshape(B, -1).sum(1).to(out.dtype)
-        bad = host.guard.check({host.out_name: out}, num_worlds=B)
-        if bad is not None and not bool(bad.any()):
-            bad = None
-        if on_nan == "zero" or (on_nan == "fallback" and bad is not None):
+        bad, counts = host.check_finite(out, B)
+        state["metric." + name + ".nonfinite"] = _zeros(host, B, out) if counts is None else counts.to(out.dtype)
+        if bad is not None and (on_nan == "zero" or on_nan == "fallback"):
             out = torch.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
         moving = (state["movable"] & state["alive"])[:, idx].unsqueeze(-1)
         off = 0
@@ -111,9 +107,12 @@ def _dynamics_system(host: PluginHost):
             off += size
             new = cur + val if mode == "add" else val
             new = torch.where(moving.view(moving.shape + (1,) * (new.dim() - 3)), new, cur)
-            full = state[comp].clone()
-            full[:, idx] = new
-            state[comp] = full
+            if host.covers_all:
+                state[comp] = new
+            else:
+                full = state[comp].clone()
+                full[:, idx] = new
+                state[comp] = full
         project(state)
         if on_nan == "fallback" and bad is not None:
             ref = dict(pre)
@@ -152,17 +151,25 @@ def _dynamics_system(host: PluginHost):
     return dynamics
 
 
+def _zeros(host: PluginHost, B: int, like: torch.Tensor) -> torch.Tensor:
+    """A [B] zero vector reused every tick (nothing writes into metric tensors in place)."""
+    z = getattr(host, "_zero_metric", None)
+    if z is None or z.shape[0] != B or z.device != like.device:
+        z = host._zero_metric = torch.zeros(B, dtype=like.dtype, device=like.device)
+    return z
+
+
 def host_replaced_fn(host: PluginHost):
     return host.replaced.fn
 
 
-def _rows(state: dict, idx: torch.Tensor) -> torch.Tensor:
-    m = torch.zeros(state["pos"].shape[1], dtype=torch.bool, device=idx.device)
+def _rows(state: dict, idx) -> torch.Tensor:
+    m = torch.zeros(state["pos"].shape[1], dtype=torch.bool, device=state["pos"].device)
     m[idx] = True
     return m.view(1, -1, 1)
 
 
-def _push_out(state: dict, idx: torch.Tensor) -> torch.Tensor:
+def _push_out(state: dict, idx) -> torch.Tensor:
     """Move bound movable entities out of immovable colliders they overlap (to the contact distance)."""
     pos, rad = state["pos"], state["radius"]
     fixed = state["collide"] & state["alive"] & ~state["movable"]  # [B, N]

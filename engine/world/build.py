@@ -101,8 +101,12 @@ def _check_value(ctx, path: tuple, value: Any, shape: tuple, dtype: str) -> None
                               f"{'a ragged list' if got is None else 'shape ' + str(list(got))}")
 
 
-def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins: bool = True) -> WorldPlan:
-    """Resolve a validated world on ``device``; raises ``WorldError`` for cross-section mistakes."""
+def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins: bool = True,
+                num_worlds: int = 1) -> WorldPlan:
+    """Resolve a validated world on ``device``; raises ``WorldError`` for cross-section mistakes.
+
+    ``num_worlds`` only sizes defaults that depend on the batch (ONNX Runtime threads of plugins).
+    """
     spec, ctx = loaded.spec, loaded.ctx
     device = torch.device(device)
     float_dtype = DTYPES[spec.world.dtype]
@@ -193,7 +197,7 @@ def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins
 
     mortal = {t for t, et in spec.entities.items() if et.lifecycle and et.lifecycle.despawn_on_contact}
     mortal |= {t for t, s in types.items() if s.count < s.capacity}
-    env = BuildEnv(loaded, layout, groups, device, ctx, mortal)
+    env = BuildEnv(loaded, layout, groups, device, ctx, mortal, num_worlds)
     for _k in ("initial",):
         pass
     initial = {k: v.to(device) for k, v in initial.items()}

@@ -55,6 +55,7 @@ class BuildEnv:
     device: torch.device
     ctx: Ctx
     mortal_types: set[str]
+    num_worlds: int = 1
 
     @property
     def params(self) -> WorldParams:
