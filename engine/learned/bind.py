@@ -255,7 +255,7 @@ class PluginHost:
             self.guard.checks += 1
             return None, None
         counts = (~torch.isfinite(out)).reshape(num_worlds, -1).sum(1).to(torch.float32)
-        bad = self.guard.check({self.out_name: out}, num_worlds=num_worlds)
+        self.guard.check({self.out_name: out}, num_worlds=num_worlds)
         return counts > 0, counts
 
     def infer(self, state: dict) -> torch.Tensor:

@@ -12,8 +12,8 @@ context is created or something is drawn or written, so training code never need
 from .frame import SHAPE_CIRCLE, SHAPE_SQUARE, Frame, agent_cameras
 from .offscreen import GLUnavailableError, create_headless_context
 from .renderer import Renderer
-from .sim_view import SimView, fit_camera
 from .resources import load_program, shader_dir
+from .sim_view import SimView, fit_camera
 from .style import RenderStyle
 from .text import TextRenderer
 from .video import VideoWriter
