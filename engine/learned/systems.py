@@ -70,12 +70,13 @@ def _dynamics_system(host: PluginHost):
     lo = env.tensor([arena[0], arena[2]])
     hi = env.tensor([arena[1], arena[3]])
     constraints = list(spec.constraints)
+    bound_rows = _rows(env.layout.n, idx, env.device)  # [1, N, 1]: made once, not per tick
     shadow, resync_above = spec.shadow, spec.resync_above
     name = host.name
 
     def project(state: dict) -> None:
         if "bounds" in constraints:
-            state["pos"] = torch.where(_rows(state, idx), state["pos"].clamp(lo, hi), state["pos"])
+            state["pos"] = torch.where(bound_rows, state["pos"].clamp(lo, hi), state["pos"])
         if "max_speed" in constraints:
             v = state["vel"]
             speed = v.square().sum(-1, keepdim=True).sqrt()
@@ -163,8 +164,8 @@ def host_replaced_fn(host: PluginHost):
     return host.replaced.fn
 
 
-def _rows(state: dict, idx) -> torch.Tensor:
-    m = torch.zeros(state["pos"].shape[1], dtype=torch.bool, device=state["pos"].device)
+def _rows(n: int, idx, device) -> torch.Tensor:
+    m = torch.zeros(n, dtype=torch.bool, device=device)
     m[idx] = True
     return m.view(1, -1, 1)
 

@@ -62,7 +62,8 @@ class PairList:
 
 
 def contact_forces(pos: torch.Tensor, radius: torch.Tensor, active: torch.Tensor,
-                   contact_force: float, margin: float, pairs: PairList | None = None) -> torch.Tensor:
+                   contact_force: float, margin: float, pairs: PairList | None = None,
+                   not_self: torch.Tensor | None = None) -> torch.Tensor:
     """Sum of soft pairwise contact forces on each entity, ``[B, N, 2]``.
 
     ``active [B, N]`` = collide & alive; inactive entities neither push nor are pushed. With
@@ -86,7 +87,8 @@ def contact_forces(pos: torch.Tensor, radius: torch.Tensor, active: torch.Tensor
     dist = (dx * dx + dy * dy).sqrt()
     dist_min = radius.unsqueeze(2) + radius.unsqueeze(1)
     penetration = torch.nn.functional.softplus(-(dist - dist_min) / margin) * margin
-    not_self = ~torch.eye(n, dtype=torch.bool, device=pos.device)
+    if not_self is None:  # callers in the tick pass it in, made once
+        not_self = ~torch.eye(n, dtype=torch.bool, device=pos.device)
     pair = active.unsqueeze(2) & active.unsqueeze(1) & not_self
     scale = torch.where(pair, contact_force * penetration / dist.clamp_min(1e-12), 0.0)
     return torch.stack(((dx * scale).sum(-1), (dy * scale).sum(-1)), dim=-1)
@@ -106,14 +108,14 @@ def integrate(pos: torch.Tensor, vel: torch.Tensor, force: torch.Tensor, mass: t
 
 
 def physics_step(state: dict, action_force: torch.Tensor, dt: float, damping: float,
-                 contact_force: float, margin: float, contacts: bool = True, pairs: PairList | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+                 contact_force: float, margin: float, contacts: bool = True, pairs: PairList | None = None,
+                 not_self: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Forces (actions + contacts) and integration on a state dict; returns new ``(pos, vel)``."""
     alive = state["alive"]
     force = action_force
     if contacts:
         force = force + contact_forces(state["pos"], state["radius"], state["collide"] & alive,
-                                       contact_force, margin, pairs)
+                                       contact_force, margin, pairs, not_self)
     return integrate(state["pos"], state["vel"], force, state["mass"], state["max_speed"],
                      state["movable"] & alive, dt, damping)
 
@@ -203,12 +205,14 @@ def make_physics(env, p: PhysicsParams):
     n = env.layout.n
     pairs = PairList.build(n, env.dtype, env.device) if 1 < n <= PAIR_LIST_MAX_ENTITIES else None
     small_batch = 64  # below this many worlds the extra matrix products cost more than they save
+    not_self = ~torch.eye(n, dtype=torch.bool, device=env.device)
 
     def physics(state: dict) -> None:
         force = action_forces(state)
         state["action_force"] = force
         pl = pairs if state["pos"].shape[0] >= small_batch else None
         for _ in range(substeps):
-            state["pos"], state["vel"] = physics_step(state, force, dt, damping, cf, margin, contacts, pl)
+            state["pos"], state["vel"] = physics_step(state, force, dt, damping, cf, margin, contacts, pl,
+                                                      not_self)
 
     return physics

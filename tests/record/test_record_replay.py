@@ -106,6 +106,12 @@ def test_record_frames_and_video(tmp_path):
     assert data["frames"].shape == (6, 3, 32, 32, 3) and data["frames"].dtype == np.uint8
     assert data["frames"].min() < 128 < data["frames"].max()  # entities on a white background
     assert video.is_file() and video.stat().st_size > 0
+    import imageio.v2 as imageio
+
+    with imageio.get_reader(video) as reader:
+        frames = [np.asarray(f) for f in reader]
+    assert len(frames) in (6, 7), "one frame per recorded step (plus the final state)"
+    assert any(not np.array_equal(frames[0], f) for f in frames[1:]), "the entities move between frames"
 
 
 def test_a_newer_format_version_is_refused(recording, tmp_path):
