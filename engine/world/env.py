@@ -41,6 +41,13 @@ class GroupPlan:
     def sl(self) -> slice:
         return self.slice.sl
 
+    @property
+    def action_space(self):
+        """The group's ``engine.core.actions.ActionSpace`` (what one agent's action holds)."""
+        from engine.core.actions import movement
+
+        return movement(self.action_type)
+
     def agent_names(self) -> list[str]:
         return [f"{self.name}_{i}" for i in range(self.size)]
 

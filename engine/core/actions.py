@@ -1,0 +1,112 @@
+"""Action spaces: what an agent group's action tensor holds and how it becomes a force.
+
+Every place that needs to know an action's layout — the Sim's action buffers, random and scripted
+controllers, the keyboard in ``play``, policy plugins, PPO heads, the PettingZoo and Gymnasium
+spaces — asks the group's ``ActionSpace`` instead of assuming MPE's five movement choices. Today's
+two movement layouts are two instances; richer spaces (named actions, composites) are more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+#: Discrete movement choice → unit force direction, MPE's order: no-op, -x, +x, -y, +y.
+MOVE_DIRECTIONS = ((0.0, 0.0), (-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
+MOVE_LABELS = ("no-op", "-x", "+x", "-y", "+y")
+
+
+@dataclass(frozen=True)
+class ActionSpace:
+    """The action of one agent: ``discrete`` (an int in ``0..n-1``) or ``continuous`` (``n`` floats in [lo, hi]).
+
+    Example:
+        >>> from engine.core.actions import movement
+        >>> space = movement("discrete")
+        >>> space.n, space.per_agent_shape, space.labels[2]
+        (5, (), '+x')
+        >>> movement("continuous").per_agent_shape
+        (5,)
+    """
+
+    kind: str
+    n: int
+    labels: tuple[str, ...]
+    low: float = 0.0
+    high: float = 1.0
+
+    @property
+    def discrete(self) -> bool:
+        return self.kind == "discrete"
+
+    @property
+    def per_agent_shape(self) -> tuple[int, ...]:
+        """Shape of one agent's action: ``()`` for discrete, ``(n,)`` for continuous."""
+        return () if self.discrete else (self.n,)
+
+    def dtype(self, float_dtype: torch.dtype) -> torch.dtype:
+        return torch.int64 if self.discrete else float_dtype
+
+    def zeros(self, batch: tuple[int, ...], float_dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+        """The "do nothing" action for every agent in ``batch`` (e.g. ``(B, A)``)."""
+        return torch.zeros(batch + self.per_agent_shape, dtype=self.dtype(float_dtype), device=device)
+
+    def sample(self, batch: tuple[int, ...], generator: torch.Generator | None, float_dtype: torch.dtype,
+               device: torch.device | str) -> torch.Tensor:
+        """Uniformly random actions for every agent in ``batch``, drawn from ``generator``."""
+        if self.discrete:
+            return torch.randint(0, self.n, batch, generator=generator, device=device)
+        u = torch.rand(batch + self.per_agent_shape, generator=generator, device=device, dtype=float_dtype)
+        return self.low + (self.high - self.low) * u
+
+    def describe(self) -> str:
+        if self.discrete:
+            return f"an integer in 0..{self.n - 1} ({', '.join(self.labels)})"
+        return f"{self.n} floats in [{self.low:g}, {self.high:g}] ({', '.join(self.labels)})"
+
+    def from_directions(self, held: list[str], float_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The action for held movement keys (``"up"``, ``"left"``, … most recent last): the keyboard in play."""
+        index = {"left": 1, "right": 2, "down": 3, "up": 4}
+        if self.discrete:
+            return torch.tensor(index[held[-1]] if held else 0, dtype=torch.int64)
+        a = torch.zeros(self.n, dtype=float_dtype)
+        for d in held:
+            a[index[d]] = self.high
+        return a
+
+    def gym_space(self, agents: int | None = None):
+        """The Gymnasium space of one agent (``agents=None``) or of ``agents`` stacked agents."""
+        import numpy as np
+        from gymnasium import spaces
+
+        if self.discrete:
+            return spaces.Discrete(self.n) if agents is None else spaces.MultiDiscrete([self.n] * agents)
+        shape = self.per_agent_shape if agents is None else (agents,) + self.per_agent_shape
+        return spaces.Box(self.low, self.high, shape, np.float32)
+
+
+DISCRETE_MOVE = ActionSpace("discrete", len(MOVE_DIRECTIONS), MOVE_LABELS)
+#: MPE's continuous layout: ``[no-op, -x, +x, -y, +y]`` in [0, 1]; force = ``(a2 - a1, a4 - a3) × accel``.
+CONTINUOUS_MOVE = ActionSpace("continuous", len(MOVE_DIRECTIONS), MOVE_LABELS)
+
+
+def movement(kind: str) -> ActionSpace:
+    """The movement action space named by a world file's ``action: discrete | continuous``."""
+    return DISCRETE_MOVE if kind == "discrete" else CONTINUOUS_MOVE
+
+
+def direction_table(dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+    """``[n, 2]`` unit force per discrete movement choice."""
+    return torch.tensor(MOVE_DIRECTIONS, dtype=dtype, device=device)
+
+
+def discrete_action_force(action: torch.Tensor, accel: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """``action [B, A]`` ints → force ``[B, A, 2]`` = direction × accel."""
+    return table[action] * accel.unsqueeze(-1)
+
+
+def continuous_action_force(action: torch.Tensor, accel: torch.Tensor) -> torch.Tensor:
+    """MPE's continuous layout ``[B, A, n]`` → force ``(a2 - a1, a4 - a3) × accel``."""
+    u = torch.stack((action[..., 2] - action[..., 1], action[..., 4] - action[..., 3]), dim=-1)
+    return u * accel.unsqueeze(-1)
