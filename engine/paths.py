@@ -46,3 +46,8 @@ def resolve_world(world: str | os.PathLike) -> Path:
             return cand
     names = sorted(x.stem for x in shipped.glob("*.yaml")) if shipped.is_dir() else []
     raise WorldError(f"world file not found: {world} (shipped worlds: {', '.join(names) or 'none'})")
+
+
+def data_dirs() -> list[Path]:
+    """The shipped folders whose code is trusted by default (``worlds/``, ``plugins/``)."""
+    return [resource_dir("worlds"), resource_dir("plugins")]

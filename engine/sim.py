@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
-from engine.scheduler import Tick, observe
-from engine.world.build import WorldPlan, build_world
+from engine.build import WorldPlan, build_world
+from engine.core.resolver import TrustPolicy
+from engine.scheduler import Tick
 from engine.world.loader import load_world
 
 #: Entities (B × N) from which all cores beat one thread on this kind of machine (SETUP-NOTES).
@@ -58,137 +59,54 @@ class Sim:
             raise ValueError(f"num_worlds: expected an integer in 1..{1 << 22}, got {num_worlds!r}")
         self.plan = plan
         self.num_worlds = num_worlds
-        self.device = plan.env.device
+        self.device = plan.app.device
         self.groups = plan.groups
         self.layout = plan.layout
+        self.table = plan.state
         self._gen = torch.Generator(device=self.device)
         self._seed = seed
         self._gen.manual_seed(seed)
-        self.controlled_by: dict[str, str] = {}
-        for s in plan.systems:
-            for g in s.controls:
-                if g not in self.groups:
-                    raise ValueError(f"system {s.name!r} controls unknown agent group {g!r}")
-                self.controlled_by[g] = s.name
+        self.controlled_by = {g: s.name for s in plan.systems for g in s.controls}
         self.external_groups = [g for g in self.groups if g not in self.controlled_by]
-        self._respawn_components = [sp.component for sp in plan.spawn] if any(
-            getattr(s.fn, "needs_respawn_noise", False) for s in plan.systems) else []
+        self._pre_tick = list(plan.app.pre_tick)
+        self._metrics = self.table.metrics()
         self.plugins = plan.plugins
         for host in self.plugins.values():
             host.generator = self._gen
-        self._tick = Tick(plan, compile=compile)
-        self.state: dict[str, torch.Tensor] = {}
-        self._allocate()
-        self._metric_keys = [k for k in self.state if k.startswith("metric.")]
+        self._tick = Tick(plan.systems, compile=compile)
+        self.state: dict[str, torch.Tensor] = self.table.allocate(num_worlds)
+        self._set_keys(seed)
+        self._observers = [make(self) for make in plan.app.observers]
         self._view = None
-        self._pixels = None
-        if any(g.pixels is not None for g in self.groups.values()):
-            from engine.terms.pixels import PixelObserver  # creates the GL context, or fails loudly
-
-            self._pixels = PixelObserver(self)
         self._needs_reset = True
+        if plan.app.user_checks:
+            self._check_user_code()
 
     # ------------------------------------------------------------------ construction and reset
-    def _allocate(self) -> None:
-        B, dev = self.num_worlds, self.device
-        st = {}
-        for name, v in self.plan.initial.items():
-            st[name] = v.unsqueeze(0).expand((B,) + v.shape).clone()
-        st["alive"] = self.plan.alive0.unsqueeze(0).expand(B, -1).clone()
-        st["tick"] = torch.zeros(B, dtype=torch.int64, device=dev)
-        st["done"] = torch.zeros(B, dtype=torch.bool, device=dev)
-        st["any_done"] = torch.zeros((), dtype=torch.bool, device=dev)
-        if any(s.name == "lifecycle" for s in self.plan.systems):
-            st["killed_by"] = torch.full((B, self.layout.n), -1, dtype=torch.int64, device=dev)
-            st["respawn_timer"] = torch.zeros((B, self.layout.n), dtype=torch.int64, device=dev)
-        fdt = self.layout.float_dtype
-        for name, host in self.plugins.items():
-            if host.kind != "dynamics":
-                continue
-            metrics = ["nonfinite"]
-            if host.spec.shadow:
-                st[f"shadow.{name}.pos"] = st["pos"].clone()
-                st[f"shadow.{name}.vel"] = st["vel"].clone()
-                metrics += ["drift_pos", "drift_pos_max", "drift_vel", "one_step_pos"]
-                if host.spec.resync_above is not None:
-                    metrics.append("resync")
-            for m in metrics:
-                st[f"metric.{name}.{m}"] = torch.zeros(B, dtype=fdt, device=dev)
-        for g in self.groups.values():
-            A = g.size
-            if g.action_type == "discrete":
-                st["action." + g.name] = torch.zeros(B, A, dtype=torch.int64, device=dev)
-            else:
-                st["action." + g.name] = torch.zeros(B, A, 5, dtype=fdt, device=dev)
-            st["reward." + g.name] = torch.zeros(B, A, dtype=fdt, device=dev)
-            st["return." + g.name] = torch.zeros(B, A, dtype=fdt, device=dev)
-            st["terminated." + g.name] = torch.zeros(B, A, dtype=torch.bool, device=dev)
-            st["truncated." + g.name] = torch.zeros(B, A, dtype=torch.bool, device=dev)
-        self.state = st
+    def _set_keys(self, seed: int) -> None:
+        from engine.core.random import KEY, seed_keys
 
-    def _spawn(self, B: int) -> dict[str, torch.Tensor]:
-        """Fresh spawn values ``[B, N, ...]`` for every component that has spawn rules."""
-        out = {}
-        for sp in self.plan.spawn:
-            shape = (B,) + tuple(sp.a.shape)
-            val = sp.a.expand(shape)
-            if bool((sp.kind == 2).any()):
-                u = torch.rand(shape, generator=self._gen, device=self.device, dtype=sp.a.dtype)
-                val = torch.where(self._kind_mask(sp, 2, val), sp.a + (sp.b - sp.a) * u, val)
-            if bool((sp.kind == 3).any()):
-                z = torch.randn(shape, generator=self._gen, device=self.device, dtype=sp.a.dtype)
-                val = torch.where(self._kind_mask(sp, 3, val), sp.a + sp.b * z, val)
-            out[sp.component] = val.contiguous()
-        return out
+        self.state[KEY] = seed_keys(seed, self.num_worlds, self.device)
 
-    @staticmethod
-    def _kind_mask(sp, kind: int, like: torch.Tensor) -> torch.Tensor:
-        m = sp.kind == kind
-        return m.view((1, -1) + (1,) * (like.dim() - 2))
+    def _check_user_code(self) -> None:
+        """Dry-run every piece of user code once, eagerly, on a copy of the first state (see UserCodeCheck)."""
+        from engine.core.probe import run_checks
+
+        gen_state = self._gen.get_state()
+        first = self.table.reset(self.state, self.num_worlds, None, self._gen)
+        self._gen.set_state(gen_state)  # the checks must not change what the first reset draws
+        run_checks(self.plan.app, first)
 
     def _reset_worlds(self, mask: torch.Tensor | None) -> None:
         """Reset all worlds (mask None) or those with ``mask [B]`` true, and recompute observations."""
-        st = dict(self.state)
-        B = self.num_worlds
-        fresh = self._spawn(B)
-        fresh_initial = {k: v.unsqueeze(0).expand((B,) + v.shape) for k, v in self.plan.initial.items()}
-        fresh_initial.update(fresh)
-        fresh_initial["alive"] = self.plan.alive0.unsqueeze(0).expand(B, -1)
-        for k, v in fresh_initial.items():
-            if mask is None:
-                st[k] = v.clone()
-            else:
-                m = mask.view((B,) + (1,) * (v.dim() - 1))
-                st[k] = torch.where(m, v, st[k])
-        for k in [k for k in st if k.startswith("shadow.")]:  # the open-loop twin restarts with the world
-            comp = st[k.rsplit(".", 1)[1]]
-            st[k] = comp.clone() if mask is None else torch.where(mask.view(B, 1, 1), comp, st[k])
-        st["any_done"] = torch.zeros((), dtype=torch.bool, device=self.device)
-        zero_keys = ["tick", "done"] + [k for k in st if k.startswith(("return.", "reward.", "terminated.",
-                                                                        "truncated."))]
-        if "killed_by" in st:
-            st["killed_by"] = torch.where(mask.unsqueeze(1), -1, st["killed_by"]) if mask is not None \
-                else torch.full_like(st["killed_by"], -1)
-            zero_keys.append("respawn_timer")
-        for k in zero_keys:
-            if mask is None:
-                st[k] = torch.zeros_like(st[k])
-            else:
-                st[k] = torch.where(mask.view((B,) + (1,) * (st[k].dim() - 1)), torch.zeros_like(st[k]), st[k])
-        if mask is None:
-            observe(self.plan, st)
-        else:
-            before = {g: st["obs." + g] for g in self.groups}
-            observe(self.plan, st)
-            for g in self.groups:
-                st["obs." + g] = torch.where(mask.view(B, 1, 1), st["obs." + g], before[g])
-        self.state = st
+        self.state = self.table.reset(self.state, self.num_worlds, mask, self._gen)
 
     def reset(self, seed: int | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Start a new episode in every world; ``seed`` reseeds the Sim's generator (bit-reproducible)."""
         if seed is not None:
             self._seed = seed
             self._gen.manual_seed(seed)
+            self._set_keys(seed)
         self._reset_worlds(None)
         self._needs_reset = False
         return self.observations(), {"seed": self._seed}
@@ -196,15 +114,15 @@ class Sim:
     # ------------------------------------------------------------------ stepping
     def observations(self) -> dict[str, torch.Tensor]:
         """Observation vectors by group ``[B, A, F]``; pixel observations as ``"<group>/pixels"``."""
-        obs = {g: self.state["obs." + g] for g in self.groups}
-        if self._pixels is not None:
-            obs.update(self._pixels.observe(self.state))
+        obs = {name: self.state[g.obs_key] for name, g in self.groups.items()}
+        for observer in self._observers:
+            obs.update(observer.observe(self.state))
         return obs
 
     def render(self, world: int = 0):
         """An RGB image ``[H, W, 3]`` uint8 of world ``world`` (offscreen OpenGL; the context is made once)."""
         if self._view is None:
-            from engine.render.sim_view import SimView
+            from engine.views.sim_view import SimView
 
             self._view = SimView(self)
         return self._view.render(world)
@@ -213,17 +131,19 @@ class Sim:
         actions = actions or {}
         st = self.state
         for g, a in actions.items():
-            key = "action." + g
-            buf = st.get(key)
-            if buf is None or g in self.controlled_by:
+            if g not in self.groups or g in self.controlled_by:
                 self._bad_group(g)
+            key = self.groups[g].action_key
+            buf = st[key]
             if type(a) is torch.Tensor and a.dtype == buf.dtype and a.device == buf.device and a.shape == buf.shape:
                 st[key] = a  # the common case, kept cheap: at one world the tick is dispatch-bound
                 continue
             t = torch.as_tensor(a, device=self.device)
             if t.shape != buf.shape:
-                raise ValueError(f"actions[{g!r}]: expected shape {list(buf.shape)} "
-                                 f"([worlds, agents{', 5' if buf.dim() == 3 else ''}]), got {list(t.shape)}")
+                space = self.groups[g].action_space
+                layout = ", ".join(["worlds", "agents"] + [str(d) for d in space.per_agent_shape])
+                raise ValueError(f"actions[{g!r}]: expected shape {list(buf.shape)} ([{layout}]: "
+                                 f"{space.describe()} per agent), got {list(t.shape)}")
             st[key] = t.to(buf.dtype)
         if len(actions) != len(self.external_groups):
             for g in self.external_groups:
@@ -245,28 +165,26 @@ class Sim:
         if self._needs_reset:
             self.reset()
         self._write_actions(actions)
-        if self._respawn_components:
-            fresh = self._spawn(self.num_worlds)
-            for c in self._respawn_components:
-                self.state["_respawn." + c] = fresh[c]
+        for hook in self._pre_tick:
+            hook(self.state, self._gen, self.num_worlds)
         st = self._tick(self.state)
         self.state = st
         return self._outputs(st)
 
     def _outputs(self, st: dict):
         groups = self.groups
-        rewards = {g: st["reward." + g] for g in groups}
-        terminated = {g: st["terminated." + g] for g in groups}
-        truncated = {g: st["truncated." + g] for g in groups}
+        rewards = {n: st[g.reward_key] for n, g in groups.items()}
+        terminated = {n: st[g.terminated_key] for n, g in groups.items()}
+        truncated = {n: st[g.truncated_key] for n, g in groups.items()}
         done = st["done"]
         info: dict[str, Any] = {"done": done}
         any_done = bool(st["any_done"])
-        if self._metric_keys:
-            info["metrics"] = {k[7:]: st[k].mean() for k in self._metric_keys}
+        if self._metrics:
+            info["metrics"] = {m: st[k].mean() for m, k in self._metrics.items()}
         if any_done:
             info["final_observation"] = self.observations()
-            info["final_state"] = {k: st[k] for k in ("pos", "vel", "alive")}
-            info["episode_return"] = {g: st["return." + g] for g in groups}
+            info["final_state"] = {k: st[k] for k in self.table.recorded()}
+            info["episode_return"] = {n: st[g.return_key] for n, g in groups.items()}
             self._reset_worlds(done)
         return self.observations(), rewards, terminated, truncated, info
 
@@ -274,14 +192,9 @@ class Sim:
     def sample_actions(self, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Uniformly random actions for every externally controlled group (for tests, run and bench)."""
         gen = generator or self._gen
-        out = {}
-        for g in self.external_groups:
-            buf = self.state["action." + g]
-            if buf.dtype == torch.int64:
-                out[g] = torch.randint(0, 5, buf.shape, generator=gen, device=self.device)
-            else:
-                out[g] = torch.rand(buf.shape, generator=gen, device=self.device, dtype=buf.dtype)
-        return out
+        fdt = self.layout.float_dtype
+        return {g: self.groups[g].action_space.sample((self.num_worlds, self.groups[g].size), gen, fdt, self.device)
+                for g in self.external_groups}
 
     def snapshot(self) -> Snapshot:
         """A deep copy of the full state and the RNG; ``restore`` + same actions = same trajectory."""
@@ -301,10 +214,10 @@ class Sim:
 
     def close(self) -> None:
         """Release GL resources (offscreen view, pixel observer) now instead of at garbage collection."""
-        for obj in (self._view, self._pixels):
+        for obj in [self._view] + self._observers:
             if obj is not None and hasattr(obj, "release"):
                 obj.release()
-        self._view = self._pixels = None
+        self._view, self._observers = None, []
 
     def plugin_report(self) -> dict[str, dict]:
         """Per plugin: kind, execution provider that really ran, calls and mean milliseconds per call."""
@@ -367,12 +280,15 @@ class Sim:
 
 def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch.device = "cpu", seed: int = 0,
          overrides: Mapping[str, Any] | None = None, compile: bool = False,
-         threads: int | str | None = None, override_origin: str = "overrides") -> Sim:
+         threads: int | str | None = None, override_origin: str = "overrides",
+         trust: TrustPolicy | list[str] | str | bool | None = None) -> Sim:
     """Load, validate and build a world, returning a batched ``Sim`` of ``num_worlds`` copies.
 
     ``threads``: torch intra-op threads (process-wide); ``"auto"`` picks by batch size; None leaves
     torch's setting alone. ``compile``: fuse the tick with ``torch.compile``. ``override_origin`` is how
-    errors in overrides name them (the CLI passes ``--set``).
+    errors in overrides name them (the CLI passes ``--set``). ``trust``: code the world may import
+    beyond the package's own — folders, files or module names, ``True`` for everything (see
+    ``engine.core.resolver``); ``WORLDLOOM_TRUST`` adds to it.
 
     Example:
         >>> import engine
@@ -381,7 +297,8 @@ def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch
         torch.Size([4, 6, 22])
     """
     loaded = load_world(world_path, overrides, origin=override_origin)
-    plan = build_world(loaded, device=device, num_worlds=num_worlds)
+    policy = trust if isinstance(trust, TrustPolicy) else TrustPolicy.from_args(trust)
+    plan = build_world(loaded, device=device, num_worlds=num_worlds, trust=policy)
     if threads is not None:
         n = default_threads(num_worlds, plan.layout.n) if threads == "auto" else int(threads)
         torch.set_num_threads(max(1, n))

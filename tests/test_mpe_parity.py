@@ -28,7 +28,7 @@ def _run_parity(num_adv: int, num_good: int, continuous: bool, seed: int) -> Non
     entities = world.agents + world.landmarks  # adversaries, prey, obstacles: the Sim's entity order
     sim.state["pos"][0] = torch.tensor(np.stack([e.state.p_pos for e in entities]), dtype=torch.float32)
     sim.state["vel"][0] = torch.tensor(np.stack([e.state.p_vel for e in entities]), dtype=torch.float32)
-    from engine.scheduler import observe
+    from engine.systems.episode import observe
 
     observe(sim.plan, sim.state)
     names = {"adversary": [f"adversary_{i}" for i in range(num_adv)],

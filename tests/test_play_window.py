@@ -153,8 +153,8 @@ def paused_steps(log: Path) -> int:
 def test_play_headless_script_commands(tmp_path: Path) -> None:
     """The same loop offscreen: scripted keys for step-while-paused, snapshot/restore, a failed reload."""
     from engine.render import GLUnavailableError
-    from engine.render.player import Player, load_script
     from engine.render.window import InputEvent, open_window
+    from engine.views.play import Player, load_script
 
     world = tmp_path / "tag.yaml"
     world.write_text(TAG.read_text())
@@ -193,9 +193,9 @@ def test_play_headless_script_commands(tmp_path: Path) -> None:
     player.handle(InputEvent("button", button=0, action="release", x=40.0, y=10.0))
     player.handle(InputEvent("cursor", x=80.0, y=10.0))
     assert player.camera.pan[0] < 0 and player.camera.pan[1] == 0
-    under = player._cursor_world()
+    under = player.cursor_world()
     player.handle(InputEvent("scroll", dy=-3.0))  # zooming keeps the point under the cursor in place
-    assert player._cursor_world() == pytest.approx(under, abs=1e-9)
+    assert player.cursor_world() == pytest.approx(under, abs=1e-9)
 
 
 def renderer_model(path: Path, entities: int, side: int = 16) -> None:
@@ -217,8 +217,8 @@ def test_play_shows_a_learned_renderer_beside_gl_and_records_video(tmp_path: Pat
     import yaml
 
     from engine.render import GLUnavailableError
-    from engine.render.player import Player, load_script
     from engine.render.window import open_window
+    from engine.views.play import Player, load_script
 
     renderer_model(tmp_path / "renderer.onnx", entities=6)
     data = yaml.safe_load(TAG.read_text())
@@ -240,8 +240,8 @@ def test_play_shows_a_learned_renderer_beside_gl_and_records_video(tmp_path: Pat
     finally:
         window.close()
     assert player.renderer_plugin == "neural_render"
-    assert player._learned_image.shape == (16, 16, 3)
-    assert 0 < player._psnr < 30  # random weights: far from the GL image, but a finite comparison
+    assert player.panel.image.shape == (16, 16, 3)
+    assert 0 < player.panel.psnr < 30  # random weights: far from the GL image, but a finite comparison
     assert any("PSNR" in line for line in player.hud_lines())
     (png,) = tmp_path.glob("*.png")
     from PIL import Image

@@ -50,8 +50,8 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def run(args) -> int:
     from engine.render.offscreen import GLUnavailableError
-    from engine.render.player import Player, load_script
     from engine.render.window import open_window
+    from engine.views.play import Player, load_script
     from engine.world.loader import load_world
 
     if args.max_seconds is not None and args.max_seconds <= 0:

@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from engine.world.build import build_world
+    from engine.build import build_world
     from engine.world.loader import load_world
 
     loaded = load_world(args.world, parse_overrides(args.overrides))

@@ -110,3 +110,17 @@ def continuous_action_force(action: torch.Tensor, accel: torch.Tensor) -> torch.
     """MPE's continuous layout ``[B, A, n]`` → force ``(a2 - a1, a4 - a3) × accel``."""
     u = torch.stack((action[..., 2] - action[..., 1], action[..., 4] - action[..., 3]), dim=-1)
     return u * accel.unsqueeze(-1)
+
+
+def direction_to_action(space: ActionSpace, direction: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Desired directions ``[B, A, 2]`` → the movement action that best follows them (scripted NPCs).
+
+    Discrete: the choice whose unit force points most along the direction (no-op scores 0, so it is
+    chosen only when nothing is better). Continuous: the normalised direction split into MPE's layout.
+    """
+    if space.discrete:
+        return (direction @ table.T).argmax(-1)
+    n = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    zero = torch.zeros_like(n[..., 0])
+    return torch.stack((zero, (-n[..., 0]).clamp_min(0), n[..., 0].clamp_min(0), (-n[..., 1]).clamp_min(0),
+                        n[..., 1].clamp_min(0)), dim=-1)

@@ -39,31 +39,11 @@ def distill_renderer(data: list[str | os.PathLike], out: str | os.PathLike, opts
                      arena: list[float], types: list[str] | None = None, world_dir: str | os.PathLike | None = None,
                      progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
     """Train a ``SplatRenderer`` on recorded frames and export it to ``out/model.onnx``."""
-    from engine.render.sim_view import fit_camera
+    from engine.render import fit_camera
 
     gen = seed_everything(opts.seed)
     rng = np.random.default_rng(opts.seed)
-    pos_l, img_l, layout, size = [], [], None, None
-    for folder in data:
-        rec = Recording.open(folder)
-        m = rec.manifest
-        if not m.get("frames"):
-            raise UserError(f"{folder}: the recording has no frames; record with --frames")
-        this = m["entity_types"]
-        fs = (m["frames"]["width"], m["frames"]["height"])
-        if layout is None:
-            layout, size = this, fs
-        elif this != layout or fs != size:
-            raise UserError(f"{folder}: entity layout or frame size differs from the first recording's")
-        a = rec.load(["state.pos", "state.alive", "frames"])
-        if not a["state.alive"].all():
-            raise UserError(f"{folder}: entities die in this recording; the renderer binds positions only")
-        names = types or list(this)
-        idx = np.concatenate([np.arange(*this[t]) for t in names])
-        pos_l.append(a["state.pos"][:, :, idx])
-        img_l.append(a["frames"])
-    pos = torch.from_numpy(np.concatenate(pos_l, 0)).float()  # [S, B, K, 2]
-    frames = torch.from_numpy(np.concatenate(img_l, 0))  # [S, B, H, W, 3] uint8
+    pos, frames, layout, size, names = _load_frames(data, types)
     S, B, K = pos.shape[:3]
     type_id = torch.from_numpy(np.concatenate([np.full(layout[n][1] - layout[n][0], i) for i, n in enumerate(names)]))
     train_w, val_w = split_worlds(B, opts.val_fraction, opts.seed)
@@ -106,12 +86,46 @@ def distill_renderer(data: list[str | os.PathLike], out: str | os.PathLike, opts
     logger.close()
     metrics = {"before_psnr_db": before["psnr_db"]} | metrics
     out = Path(out)
-    model_path = out / "model.onnx"
+    contract = _contract(out / "model.onnx", world_dir, names, size, camera, K, metrics, data, opts, logger)
+    example = {"state": torch.rand(4, K * 2, generator=gen) * 2 - 1}
+    return write_plugin(out, "model", model, example, ["image"], contract, init)
+
+
+def _load_frames(data: list[str | os.PathLike], types: list[str] | None):
+    """Positions ``[S, B, K, 2]`` and frames ``[S, B, H, W, 3]`` uint8 of all recordings (concatenated in time),
+    their entity layout, frame size ``(w, h)`` and the bound entity types; checks they agree."""
+    pos_l, img_l, layout, size = [], [], None, None
+    for folder in data:
+        rec = Recording.open(folder)
+        m = rec.manifest
+        if not m.get("frames"):
+            raise UserError(f"{folder}: the recording has no frames; record with --frames")
+        this = m["entity_types"]
+        fs = (m["frames"]["width"], m["frames"]["height"])
+        if layout is None:
+            layout, size = this, fs
+        elif this != layout or fs != size:
+            raise UserError(f"{folder}: entity layout or frame size differs from the first recording's")
+        a = rec.load(["state.pos", "state.alive", "frames"])
+        if not a["state.alive"].all():
+            raise UserError(f"{folder}: entities die in this recording; the renderer binds positions only")
+        names = types or list(this)
+        idx = np.concatenate([np.arange(*this[t]) for t in names])
+        pos_l.append(a["state.pos"][:, :, idx])
+        img_l.append(a["frames"])
+    pos = torch.from_numpy(np.concatenate(pos_l, 0)).float()  # [S, B, K, 2]
+    frames = torch.from_numpy(np.concatenate(img_l, 0))  # [S, B, H, W, 3] uint8
+    return pos, frames, layout, size, names
+
+
+def _contract(model_path: Path, world_dir, names: list[str], size: tuple[int, int], camera, K: int,
+              metrics: dict[str, float], data: list, opts: TrainOptions, logger: Logger) -> dict[str, Any]:
+    """The model's I/O contract, metrics and the world-file snippet that binds it (``model.json``)."""
     rel = snippet_path(model_path, world_dir)
     w, h = size
     yaml = (f"plugins:\n  learned_renderer:\n    kind: renderer\n    model: {rel}\n    entities: [{', '.join(names)}]\n"
             f"    inputs: {{state: [pos]}}\n    outputs: {{image: image}}\n")
-    contract = {
+    return {
         "kind": "renderer",
         "summary": (f"Learned renderer: positions of the entity types {', '.join(names)} → a {w}×{h} RGB image of the "
                     f"arena with the GL renderer's camera (centre {camera[0]:g}, {camera[1]:g}, half extent "
@@ -124,6 +138,3 @@ def distill_renderer(data: list[str | os.PathLike], out: str | os.PathLike, opts
         "entities": names, "metrics": metrics, "data": [str(d) for d in data],
         "command": opts.extra.get("command", ""), "yaml": yaml, "logdir": str(logger.path) if logger.path else None,
     }
-
-    example = {"state": torch.rand(4, K * 2, generator=gen) * 2 - 1}
-    return write_plugin(out, "model", model, example, ["image"], contract, init)

@@ -48,14 +48,14 @@ class Gather:
 class PluginHost:
     """A loaded, contract-checked plugin and the tick function built from it."""
 
-    def __init__(self, name: str, spec: PluginSpec, plan, path: tuple) -> None:
+    def __init__(self, name: str, spec: PluginSpec, app, path: tuple) -> None:
         from engine.learned.guards import NanGuard
 
-        self.name, self.spec, self.plan, self.path = name, spec, plan, path
+        self.name, self.spec, self.app, self.path = name, spec, app, path
         self.kind = spec.kind
         self.per_world = False
         self.enabled = spec.enabled
-        self.ctx = plan.env.ctx
+        self.ctx = app.ctx
         self.where = self.ctx.where(path)
         self.guard = NanGuard(spec.on_nan, plugin=name)
         self.generator: torch.Generator | None = None
@@ -72,8 +72,8 @@ class PluginHost:
         return self.ctx.error(self.path + sub, f"plugin {self.name!r}: {message}")
 
     def _bind(self) -> None:
-        spec, env = self.spec, self.plan.env
-        model_path = self.plan.loaded.resolve(spec.model)
+        spec, env = self.spec, self.app
+        model_path = self.app.loaded.resolve(spec.model)
         if not model_path.is_file():
             raise self._err(("model",), f"model file not found: {model_path} (paths resolve relative to the "
                                         "world file)")
@@ -83,10 +83,10 @@ class PluginHost:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise self._err(("constraints",), f"unknown constraint {c!r}{hint}; expected one of {CONSTRAINTS}")
         if self.kind == "policy":
-            if spec.agents not in self.plan.groups:
-                raise self._err(("agents",), f"expected an agent group ({', '.join(self.plan.groups)}), "
+            if spec.agents not in self.app.groups:
+                raise self._err(("agents",), f"expected an agent group ({', '.join(self.app.groups)}), "
                                              f"got {describe(spec.agents)}")
-            self.group = self.plan.groups[spec.agents]
+            self.group = self.app.groups[spec.agents]
             self.rows_per_world = self.group.size
             self.inputs = [self._policy_input(k, v) for k, v in spec.inputs.items()]
             if len(spec.outputs) != 1 or list(spec.outputs.values())[0] != "action":
@@ -135,7 +135,7 @@ class PluginHost:
         self._load(model_path)
 
     def _comp_size(self, comp: str) -> int:
-        c = self.plan.layout.components[comp]
+        c = self.app.layout.components[comp]
         n = 1
         for d in c.shape:
             n *= d
@@ -144,16 +144,16 @@ class PluginHost:
     def _components(self, value: Any, sub: tuple) -> list[str]:
         names = value if isinstance(value, list) else [value]
         for n in names:
-            if not isinstance(n, str) or n not in self.plan.layout.components:
-                close = difflib.get_close_matches(str(n), list(self.plan.layout.components), n=1)
+            if not isinstance(n, str) or n not in self.app.layout.components:
+                close = difflib.get_close_matches(str(n), list(self.app.layout.components), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise self._err(sub, f"unknown component {n!r}{hint}")
-            if self.plan.layout.components[n].dtype not in ("float", "float32", "float64"):
+            if self.app.layout.components[n].dtype not in ("float", "float32", "float64"):
                 raise self._err(sub, f"component {n!r} is not a float component")
         return names
 
     def _norm(self, value: dict, size: int, sub: tuple):
-        env = self.plan.env
+        env = self.app
         out = []
         for key in ("mean", "std"):
             v = value.get(key)
@@ -278,46 +278,3 @@ class PluginHost:
         self.seconds += time.perf_counter() - t0
         self.calls += 1
         return out
-
-
-def build_plugins(plan) -> None:
-    """Load every plugin of the world, check its contract, and put it into the tick."""
-    from engine.learned.systems import make_plugin_system
-    from engine.systems import System
-
-    spec = plan.spec
-    hosts = {}
-    for name, ps in spec.plugins.items():
-        hosts[name] = PluginHost(name, ps, plan, ("plugins", name))
-    systems = list(plan.systems)
-    for name, host in hosts.items():
-        if host.kind == "renderer":
-            continue
-        ps = host.spec
-        if ps.replaces:
-            matches = [i for i, s in enumerate(systems) if s.name == ps.replaces]
-            if not matches:
-                raise plan.env.ctx.error(("plugins", name, "replaces"),
-                                         f"plugin {name!r}: no system named {ps.replaces!r} in systems: "
-                                         f"({', '.join(s.name for s in systems)})")
-            i = matches[0]
-            host.replaced = systems[i]
-            systems[i] = System(name, make_plugin_system(host), host_controls(host), False, ("plugins", name),
-                                replaces=ps.replaces, meta={"plugin": host})
-        elif host.kind == "policy":
-            if not ps.enabled:
-                continue  # disabled in the world file and nothing to fall back to: the group is external
-            systems.insert(0, System(name, make_plugin_system(host), host_controls(host), False,
-                                     ("plugins", name), meta={"plugin": host}))
-        else:
-            raise plan.env.ctx.error(("plugins", name, "replaces"),
-                                     f"plugin {name!r}: a dynamics plugin needs `replaces:` naming the system "
-                                     "it takes the place of (e.g. physics)")
-        if ps.shadow and host.kind != "dynamics":
-            raise plan.env.ctx.error(("plugins", name, "shadow"), "shadow mode is for dynamics plugins")
-    plan.systems = systems
-    plan.plugins = hosts
-
-
-def host_controls(host: PluginHost) -> tuple[str, ...]:
-    return (host.spec.agents,) if host.kind == "policy" else ()

@@ -171,7 +171,7 @@ class Recorder:
 
     def _render(self) -> np.ndarray:
         if self._view is None:
-            from engine.render.sim_view import SimView
+            from engine.views.sim_view import SimView
 
             self._view = SimView(self.sim, size=(self.frames, self.frames))
         return self._view.render_all().copy()

@@ -191,7 +191,7 @@ def _exact(sim, rec: Recording, world: str, notes: list[str], on_step) -> Replay
 
 def _force_state(sim, shard: dict[str, np.ndarray], prefix: str, t: int, worlds: torch.Tensor | None) -> None:
     """Overwrite the entity state of ``worlds`` (all when None) with the recorded one, twins included."""
-    from engine.scheduler import observe
+    from engine.systems.episode import observe
 
     st = dict(sim.state)
     B = sim.num_worlds

@@ -1,5 +1,9 @@
 """Rendering: batched entity state to pixels with moderngl, headless (EGL) or in a window.
 
+This package draws plain arrays (:class:`Frame`) and knows nothing of the simulation: it imports no
+``engine.sim``/``engine.world``/… module. Drawing a Sim, pixel observations and the interactive player
+live one layer up, in :mod:`engine.views`.
+
 Importing this package loads no GL library: moderngl, glfw, PIL and imageio are imported only when a
 context is created or something is drawn or written, so training code never needs a display.
 
@@ -9,11 +13,10 @@ context is created or something is drawn or written, so training code never need
 (64, 64, 3)
 """
 
-from .frame import SHAPE_CIRCLE, SHAPE_SQUARE, Frame, agent_cameras
+from .frame import SHAPE_CIRCLE, SHAPE_SQUARE, Frame, agent_cameras, fit_camera
 from .offscreen import GLUnavailableError, create_headless_context
 from .renderer import Renderer
 from .resources import load_program, shader_dir
-from .sim_view import SimView, fit_camera
 from .style import RenderStyle
 from .text import TextRenderer
 from .video import VideoWriter
@@ -25,7 +28,6 @@ __all__ = [
     "GLUnavailableError",
     "RenderStyle",
     "Renderer",
-    "SimView",
     "TextRenderer",
     "VideoWriter",
     "agent_cameras",

@@ -6,6 +6,7 @@ and copied to the host in one call each), so the renderer builds instance data w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,3 +144,23 @@ def agent_cameras(pos: Any, agent_index: Any, half_extent: float) -> np.ndarray:
     out[..., :2] = p[:, idx]
     out[..., 2] = half_extent
     return out
+
+
+def fit_camera(arena: Sequence[float], width: int, height: int, margin: float = 0.05) -> tuple[float, float, float]:
+    """Camera ``(cx, cy, half_extent)`` showing the whole ``arena`` (x0, x1, y0, y1) in a w×h image.
+
+    ``half_extent`` is measured along the image's shorter side (the renderer's convention), so the
+    longer side shows ``aspect`` times more; the arena is fitted in both directions, plus ``margin``.
+
+    >>> fit_camera([-1, 1, -1, 1], 200, 100, margin=0.0)
+    (0.0, 0.0, 1.0)
+    >>> fit_camera([-2, 2, -1, 1], 100, 100, margin=0.0)
+    (0.0, 0.0, 2.0)
+    """
+    x0, x1, y0, y1 = (float(v) for v in arena)
+    hx, hy = (x1 - x0) / 2, (y1 - y0) / 2
+    w, h = max(int(width), 1), max(int(height), 1)
+    # Visible half sizes are (he * w/s, he * h/s) with s = min(w, h); both must cover the arena.
+    s = min(w, h)
+    half_extent = max(hx * s / w, hy * s / h) * (1.0 + margin)
+    return ((x0 + x1) / 2, (y0 + y1) / 2, half_extent)

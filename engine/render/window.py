@@ -2,7 +2,7 @@
 
 A backend owns a moderngl context and a target framebuffer, turns input into :class:`InputEvent`
 records, and presents frames. Headless is just another backend (like moderngl-window's), chosen by
-name, so the play loop (``engine.render.player``) never branches on whether a display exists.
+name, so the play loop (``engine.views.play``) never branches on whether a display exists.
 glfw and moderngl are imported only when a backend is created.
 
 >>> win = open_window("headless", (320, 200), "demo")

@@ -1,121 +1,216 @@
-"""Built-in systems and how a world file's ``systems:`` list becomes callables.
+"""Built-in systems, and how a world file's ``systems:`` list becomes declared systems.
 
-A system is a plain function ``fn(state: dict) -> None`` that replaces entries of the state dict
-with new tensors. Built-ins are created by factories from their validated parameters; user systems
-are named by dotted path (``{system: mypkg.systems.gravity, params: {...}}``) and are called as
-``factory(env, **params)`` when the object is a factory marked with ``worldloom_factory = True``, or
-used directly as ``fn(state)`` otherwise. No registry edit is ever needed.
+An entry of ``systems:`` is one of
+
+* a registered kind by name — ``physics``, ``{bounds: {mode: bounce}}``, ``lifecycle`` (placing it;
+  by default it runs after the world's systems) or a kind a world extension registered;
+* a user system by dotted path — ``{system: rules.gravity, params: {...}, reads: [...], writes:
+  [...], state: {...}}`` — a plain ``fn(state)``, or one declared with ``@engine.extend.system``
+  (which may take ``params`` and declare state), resolved under the trust policy.
+
+Every system becomes a ``SystemDecl`` in the ``update`` stage, in file order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from typing import Any
 
-from engine.world.env import BuildEnv
-from engine.world.spec import fld, parse_dataclass
-
-
-@dataclass
-class System:
-    """One entry of the tick: a name (for profiles and messages), the function, and what it controls."""
-
-    name: str
-    fn: Callable[[dict], None]
-    controls: tuple[str, ...] = ()
-    compilable: bool = True
-    path: tuple = ()
-    replaces: str | None = None
-    meta: dict = field(default_factory=dict)
+from engine.core.app import App, UserCodeCheck, source_file
+from engine.core.kinds import SystemKind, UserSystem
+from engine.core.state import StateDecl
+from engine.core.system import SystemDecl
+from engine.errors import UserCodeError
+from engine.world.spec import describe, fld, parse_dataclass
 
 
 @dataclass(kw_only=True)
-class UserSystem:
+class StateEntry:
+    """A state entry a user system declares in the world file."""
+
+    scope: str = fld("entity", doc="entity [B, N, ...], world [B, ...], global [...], or agent/group with group:.")
+    shape: list[int] = fld(factory=list, ge=1, max_items=4, doc="Shape of one item ([] = scalar).")
+    dtype: str = fld("float", doc="float (the world's), float32, float64, int32, int64, bool.")
+    default: Any = fld(0, doc="Starting value (a number, or a nested list of one world's shape).")
+    reset: str = fld("default", doc="At episode reset: default, keep, or copy:<other entry>.")
+    group: str | None = fld(None, doc="agent/group scope: the agent group.")
+    record: bool = fld(False, doc="Store it in recordings.")
+    doc: str = fld("", doc="What it holds.")
+
+
+@dataclass(kw_only=True)
+class UserSystemEntry:
     """A user system found by dotted path."""
 
-    system: str = fld(doc="Dotted path of the function (or factory) to call each tick.")
-    params: dict[str, Any] = fld(factory=dict, doc="Keyword arguments for a factory.")
-    name: str | None = fld(None, doc="Name in profiles (default: the function's name).")
+    system: str = fld(doc="Dotted path of the function (or declared system) to call each tick.")
+    params: dict[str, Any] = fld(factory=dict, doc="Parameters of a system declared with params=.")
+    name: str | None = fld(None, doc="Name in profiles and messages (default: the function's name).")
     controls: list[str] = fld(factory=list, doc="Agent groups whose actions it writes.")
     compile: bool = fld(True, doc="false: keep it out of torch.compile (e.g. it calls non-torch code).")
+    reads: list[str] | None = fld(None, doc="State it reads (checked at load).")
+    writes: list[str] | None = fld(None, doc="State it writes (checked at load).")
+    state: dict[str, StateEntry] = fld(factory=dict, doc="State it owns: name → {scope, shape, dtype, default, "
+                                                         "reset, doc}.")
 
 
-def _physics(env: BuildEnv, p, path):
+def _physics(app: App, p, path):
     from engine.systems.physics import make_physics
 
-    return make_physics(env, p)
+    return make_physics(app, p)
 
 
-def _bounds(env: BuildEnv, p, path):
+def _bounds(app: App, p, path):
     from engine.systems.physics import make_bounds
 
-    return make_bounds(env.params.arena, p.mode, env.dtype, env.device)
+    return make_bounds(app.params.arena, p.mode, app.dtype, app.device)
 
 
-def _chase(env, p, path):
+def _chase(app: App, p, path):
     from engine.systems.scripted import make_chase
 
-    return make_chase(env, p, path)
+    return SystemDecl("scripted_chase", make_chase(app, p, path), controls=(p.agents,), path=path)
 
 
-def _flee(env, p, path):
+def _flee(app: App, p, path):
     from engine.systems.scripted import make_flee
 
-    return make_flee(env, p, path)
+    return SystemDecl("scripted_flee", make_flee(app, p, path), controls=(p.agents,), path=path)
 
 
-def builtin_systems() -> dict[str, tuple[type, Callable]]:
-    """name → (params class, factory(env, params, path) -> fn)."""
+def _lifecycle(app: App, p, path):
+    from engine.systems.lifecycle import make_lifecycle
+
+    decl = make_lifecycle(app, path)
+    if decl is None:
+        raise app.ctx.error(path, "lifecycle is listed in systems: but no entity type declares lifecycle rules "
+                                  "(entities.<type>.lifecycle); remove it or add the rules")
+    return decl
+
+
+def builtin_system_kinds() -> list[SystemKind]:
+    from engine.systems.lifecycle import LifecycleParams
     from engine.systems.physics import BoundsParams, PhysicsParams
     from engine.systems.scripted import ChaseParams, FleeParams
 
-    return {
-        "physics": (PhysicsParams, _physics),
-        "bounds": (BoundsParams, _bounds),
-        "scripted_chase": (ChaseParams, _chase),
-        "scripted_flee": (FleeParams, _flee),
-    }
+    return [
+        SystemKind("physics", _physics, PhysicsParams, "actions → forces, soft contacts, integration (MPE)"),
+        SystemKind("bounds", _bounds, BoundsParams, "keep entities inside the arena"),
+        SystemKind("scripted_chase", _chase, ChaseParams, "move agents toward the nearest target"),
+        SystemKind("scripted_flee", _flee, FleeParams, "move agents away from threats"),
+        SystemKind("lifecycle", _lifecycle, LifecycleParams, "despawn on contact, respawn, agent death"),
+    ]
 
 
-def build_system(env: BuildEnv, entry: Any, path: tuple) -> System:
-    """One item of ``systems:`` → a ``System``; every mistake is a located error."""
-    import difflib
+def _as_decl(result: Any, name: str, path: tuple) -> SystemDecl:
+    if isinstance(result, SystemDecl):
+        if not result.path:
+            result.path = path
+        return result
+    return SystemDecl(name, result, path=path)
 
-    from engine.world.dotted import import_dotted
 
-    registry = builtin_systems()
-    if isinstance(entry, dict) and "system" in entry:
-        us = parse_dataclass(UserSystem, entry, env.ctx, path)
-        obj = import_dotted(us.system, env.ctx, path + ("system",), str(env.loaded.base_dir))
-        if getattr(obj, "worldloom_factory", False):
-            try:
-                fn = obj(env, **us.params)
-            except TypeError as e:
-                raise env.ctx.error(path + ("params",), f"bad parameters for {us.system!r}: {e}") from None
-        else:
-            if us.params:
-                raise env.ctx.error(path + ("params",), f"{us.system!r} is a plain system (fn(state)); "
-                                                        "expected no params (mark a factory with "
-                                                        "worldloom_factory = True)")
-            fn = obj
-        return System(us.name or getattr(obj, "__name__", us.system), fn, tuple(us.controls),
-                      us.compile, path)
+def _entry(app: App, entry: Any, path: tuple) -> tuple[str, Any]:
     if isinstance(entry, str):
-        name, params = entry, {}
-    elif isinstance(entry, dict) and len(entry) == 1:
+        return entry, {}
+    if isinstance(entry, dict) and len(entry) == 1:
         name, params = next(iter(entry.items()))
-        params = {} if params is None else params
-    else:
-        raise env.ctx.error(path, "expected a system name, {name: {params}}, or {system: dotted.path}, "
-                                  f"got {entry!r}")
-    if name not in registry:
-        close = difflib.get_close_matches(str(name), list(registry), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise env.ctx.error(path, f"unknown system {name!r}{hint}; built-ins: {', '.join(registry)}; "
-                                  "or use {system: package.module.function}")
-    params_cls, factory = registry[name]
+        return name, ({} if params is None else params)
+    raise app.ctx.error(path, "expected a system name, {name: {params}}, or {system: dotted.path}, got "
+                              f"{describe(entry)}")
+
+
+def build_system(app: App, entry: Any, path: tuple) -> SystemDecl:
+    """One item of ``systems:`` → a ``SystemDecl``; every mistake is a located error."""
+    if isinstance(entry, dict) and "system" in entry:
+        return _user_system(app, parse_dataclass(UserSystemEntry, entry, app.ctx, path), path)
+    name, params = _entry(app, entry, path)
+    if name not in app.system_kinds:
+        raise app.ctx.error(path, app.lookup(app.system_kinds, name, "system") +
+                            "; or use {system: module.function}")
+    kind = app.system_kinds[name]
     ppath = path if isinstance(entry, str) else path + (name,)
-    p = parse_dataclass(params_cls, params, env.ctx, ppath)
-    fn = factory(env, p, ppath)
-    return System(name, fn, tuple(getattr(fn, "controls", ())), True, path)
+    p = parse_dataclass(kind.params, params, app.ctx, ppath) if kind.params is not None else params
+    return _as_decl(kind.factory(app, p, ppath), name, path)
+
+
+def build_systems(app: App, plan) -> None:
+    """The world's ``systems:`` into the ``update`` stage; ``lifecycle`` at its default place unless listed."""
+    listed = False
+    for i, entry in enumerate(app.loaded.spec.systems):
+        decl = build_system(app, entry, ("systems", i))
+        listed |= entry == "lifecycle" or (isinstance(entry, dict) and "lifecycle" in entry)
+        app.add_system(decl)
+    if not listed:
+        from engine.systems.lifecycle import make_lifecycle
+
+        decl = make_lifecycle(app, ("entities",))
+        if decl is not None:
+            decl.stage = "post_update"
+            app.add_system(decl)
+
+
+def _declare_yaml_state(app: App, us: UserSystemEntry, owner: str, path: tuple) -> None:
+    for name, e in us.state.items():
+        try:
+            decl = StateDecl(name, e.scope, tuple(e.shape), e.dtype, e.default, e.reset, e.group, owner, e.record,
+                             None, e.doc)
+        except ValueError as err:
+            raise app.ctx.error(path + ("state", name), str(err)) from None
+        try:
+            app.state.declare(decl)
+        except (ValueError, TypeError, RuntimeError) as err:
+            raise app.ctx.error(path + ("state", name), str(err)) from None
+
+
+def _user_system(app: App, us: UserSystemEntry, path: tuple) -> SystemDecl:
+    obj = app.resolve(us.system, path + ("system",))
+    label = us.name or getattr(getattr(obj, "fn", obj), "__name__", us.system)
+    what = f"system {us.system!r}"
+    user_file = source_file(obj)
+    _declare_yaml_state(app, us, label, path)
+    reads, writes, controls, compilable = us.reads, us.writes, list(us.controls), us.compile
+    if isinstance(obj, UserSystem):
+        for decl in obj.state:
+            app.add_state(decl)
+        reads = reads if reads is not None else obj.reads
+        writes = writes if writes is not None else obj.writes
+        controls += [c for c in obj.controls if c not in controls]
+        compilable = compilable and obj.compile
+        fn = _user_factory(app, obj, us, what, path, user_file) if obj.params is not None else obj.fn
+    elif getattr(obj, "worldloom_factory", False):
+        warnings.warn(f"{us.system}: `worldloom_factory = True` is deprecated; declare the system with "
+                      "@engine.extend.system(params=...) instead (docs/extending.md)", DeprecationWarning, stacklevel=2)
+        fn = app.call_user(what, path + ("params",), obj, app, **us.params, user_file=user_file)
+    elif callable(obj):
+        if us.params:
+            raise app.ctx.error(path + ("params",), f"{us.system!r} is a plain system fn(state); expected no "
+                                                    "params (declare it with @engine.extend.system(params=...))")
+        fn = obj
+    else:
+        raise app.ctx.error(path + ("system",), f"expected {us.system!r} to be a function, got {type(obj).__name__}")
+    decl = SystemDecl(label, _guard_system(fn, what, app.ctx.where(path), user_file),
+                      tuple(reads) if reads is not None else None, tuple(writes) if writes is not None else None,
+                      tuple(controls), compilable, "update", path, user_file)
+    app.add_user_check(UserCodeCheck(what, path, decl.fn, user_file))
+    return decl
+
+
+def _user_factory(app: App, obj: UserSystem, us: UserSystemEntry, what: str, path: tuple, user_file):
+    params = parse_dataclass(obj.params, us.params, app.ctx, path + ("params",))
+    return app.call_user(what, path + ("params",), obj.fn, app, params, user_file=user_file)
+
+
+def _guard_system(fn, what: str, where: str, user_file: str | None):
+    from engine.terms.user import guarded
+
+    call = guarded(fn, what, where, user_file)
+
+    def system(state: dict) -> None:
+        call(state)
+
+    system.__name__ = getattr(fn, "__name__", "system")
+    return system
+
+
+__all__ = ["build_system", "build_systems", "builtin_system_kinds", "UserCodeError"]

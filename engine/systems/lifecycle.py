@@ -7,13 +7,48 @@ types that remove them, in one batched operation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from engine.core.state import StateDecl
+from engine.core.system import SystemDecl
 from engine.world.env import BuildEnv
 
+KILLED_BY, TIMER, RESPAWN = "killed_by", "respawn_timer", "_respawn."
 
-def make_lifecycle(env: BuildEnv, spawn_components: list[str]):
-    """Build the lifecycle system, or None when no entity type declares despawn rules."""
+
+@dataclass(kw_only=True)
+class LifecycleParams:
+    """Lifecycle takes its rules from each entity type's ``lifecycle:``; listing it places it in the tick."""
+
+
+def _declare(env: BuildEnv, spawn_components: list[str], can_respawn: bool, plans: list) -> None:
+    env.add_state(StateDecl(KILLED_BY, "entity", (), "int64", -1, owner="lifecycle",
+                            doc="entity index that removed this one this tick (-1: none)"))
+    env.add_state(StateDecl(TIMER, "entity", (), "int64", 0, owner="lifecycle",
+                            doc="ticks until a removed entity respawns (0: not counting)"))
+    if not can_respawn:
+        return
+    from engine.systems.spawn import draw_spawn
+
+    comps = env.layout.components
+    for c in spawn_components:
+        env.add_state(StateDecl(RESPAWN + c, "entity", comps[c].shape, env.layout.torch_dtype(comps[c]), 0,
+                                reset="keep", owner="lifecycle", doc=f"fresh spawn values of {c} for respawns"))
+
+    def draw_respawn(state: dict, generator, B: int) -> None:
+        fresh = draw_spawn(plans, B, generator)
+        for c in spawn_components:
+            state[RESPAWN + c] = fresh[c]
+
+    env.add_pre_tick(draw_respawn)
+
+
+def make_lifecycle(env: BuildEnv, path: tuple = ("entities",)) -> SystemDecl | None:
+    """Build the lifecycle system (declaring its state), or None when no entity type declares despawn rules."""
+    plans = env.spawn_plans
+    spawn_components = [sp.component for sp in plans]
     spec = env.loaded.spec
     mortal = [(name, t.lifecycle) for name, t in spec.entities.items()
               if t.lifecycle is not None and t.lifecycle.despawn_on_contact]
@@ -38,6 +73,7 @@ def make_lifecycle(env: BuildEnv, spawn_components: list[str]):
     kills &= rows.unsqueeze(1) != cols.unsqueeze(0)
     rows, cols, kills, respawn = (t.to(env.device) for t in (rows, cols, kills, respawn))
     can_respawn = bool((respawn > 0).any())
+    _declare(env, spawn_components, can_respawn, plans)
 
     def lifecycle(state: dict) -> None:
         pos, rad, alive = state["pos"], state["radius"], state["alive"]
@@ -51,19 +87,20 @@ def make_lifecycle(env: BuildEnv, spawn_components: list[str]):
         killed_by[:, rows] = killer_rows
         dies = torch.zeros_like(alive)
         dies[:, rows] = dies_rows
-        timer = state["respawn_timer"]
+        timer = state[TIMER]
         counting = ~alive & (timer > 0)
         timer = torch.where(counting, timer - 1, timer)
         back = counting & (timer == 0)
         timer = torch.where(dies, respawn.expand_as(timer), timer)
-        state["killed_by"] = killed_by
-        state["respawn_timer"] = timer
+        state[KILLED_BY] = killed_by
+        state[TIMER] = timer
         state["alive"] = (alive & ~dies) | back
         if can_respawn:
             for comp in spawn_components:
-                fresh = state["_respawn." + comp]
+                fresh = state[RESPAWN + comp]
                 state[comp] = torch.where(back.view(back.shape + (1,) * (fresh.dim() - 2)), fresh, state[comp])
             state["vel"] = torch.where(back.unsqueeze(-1), torch.zeros_like(state["vel"]), state["vel"])
 
-    lifecycle.needs_respawn_noise = can_respawn
-    return lifecycle
+    reads = ("pos", "radius", "alive", TIMER) + tuple(RESPAWN + c for c in spawn_components if can_respawn)
+    return SystemDecl("lifecycle", lifecycle, reads=reads, writes=(KILLED_BY, TIMER, "alive") + (
+        tuple(spawn_components) + ("vel",) if can_respawn else ()), path=path)

@@ -15,22 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.core.actions import continuous_action_force, direction_table, discrete_action_force
+
 from engine.world.spec import fld
-
-#: Discrete action → unit force direction, MPE's order: no-op, -x, +x, -y, +y.
-DISCRETE_DIRECTIONS = [[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]]
-
-
-def discrete_action_force(action: torch.Tensor, accel: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """``action [B, A]`` ints in 0..4 → force ``[B, A, 2]`` = direction × accel."""
-    return table[action] * accel.unsqueeze(-1)
-
-
-def continuous_action_force(action: torch.Tensor, accel: torch.Tensor) -> torch.Tensor:
-    """MPE's continuous layout ``[B, A, 5]`` in [0, 1] → force ``(a2 - a1, a4 - a3) × accel``."""
-    u = torch.stack((action[..., 2] - action[..., 1], action[..., 4] - action[..., 3]), dim=-1)
-    return u * accel.unsqueeze(-1)
-
 
 #: Up to this many entities per world, contacts are computed on the list of entity pairs (see below).
 PAIR_LIST_MAX_ENTITIES = 12
@@ -168,7 +155,7 @@ def make_bounds(arena: list[float], mode: str, dtype: torch.dtype, device: torch
 
 def make_action_forces(env):
     """``fn(state) -> [B, N, 2]``: every group's actions turned into forces (zero for non-agents/dead)."""
-    table = env.tensor(DISCRETE_DIRECTIONS)
+    table = direction_table(env.dtype, env.device)
     n = env.layout.n
     pieces = []  # (start, stop, group or None) covering the entity axis in order
     cursor = 0
@@ -187,9 +174,9 @@ def make_action_forces(env):
             if g is None:
                 parts.append(torch.zeros_like(state["pos"][:, lo:hi]))
             elif g.action_type == "discrete":
-                parts.append(discrete_action_force(state["action." + g.name], accel[:, lo:hi], table))
+                parts.append(discrete_action_force(state[g.action_key], accel[:, lo:hi], table))
             else:
-                parts.append(continuous_action_force(state["action." + g.name], accel[:, lo:hi]))
+                parts.append(continuous_action_force(state[g.action_key], accel[:, lo:hi]))
         force = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         return force * state["alive"].unsqueeze(-1).to(force.dtype)
 

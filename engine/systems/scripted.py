@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.systems.physics import DISCRETE_DIRECTIONS
+from engine.core.actions import direction_table, direction_to_action
 from engine.world.env import BuildEnv
 from engine.world.spec import fld
 
@@ -40,23 +40,15 @@ def _check_group(env: BuildEnv, group: str, path: tuple):
 
 
 def _write_direction(state: dict, group, direction: torch.Tensor, table: torch.Tensor) -> None:
-    """Turn desired directions ``[B, A, 2]`` into the group's action type and store them."""
-    if group.action_type == "discrete":
-        score = direction @ table.T  # [B, A, 5]; no-op scores 0: chosen only when nothing is better
-        state["action." + group.name] = score.argmax(-1)
-    else:
-        n = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        zero = torch.zeros_like(n[..., 0])
-        state["action." + group.name] = torch.stack(
-            (zero, (-n[..., 0]).clamp_min(0), n[..., 0].clamp_min(0), (-n[..., 1]).clamp_min(0),
-             n[..., 1].clamp_min(0)), dim=-1)
+    """Turn desired directions ``[B, A, 2]`` into the group's actions and store them."""
+    state[group.action_key] = direction_to_action(group.action_space, direction, table)
 
 
 def make_chase(env: BuildEnv, p: ChaseParams, path: tuple):
     group = _check_group(env, p.agents, path)
     env.check_types(p.target, path + ("target",))
     idx = env.layout.indices(p.target).to(env.device)
-    table = env.tensor(DISCRETE_DIRECTIONS)
+    table = direction_table(env.dtype, env.device)
     a0, a1 = group.slice.start, group.slice.stop
 
     def scripted_chase(state: dict) -> None:
@@ -68,7 +60,6 @@ def make_chase(env: BuildEnv, p: ChaseParams, path: tuple):
         direction = torch.gather(delta, 2, nearest.unsqueeze(-1).expand(-1, -1, 1, 2)).squeeze(2)
         _write_direction(state, group, direction, table)
 
-    scripted_chase.controls = (p.agents,)
     return scripted_chase
 
 
@@ -76,7 +67,7 @@ def make_flee(env: BuildEnv, p: FleeParams, path: tuple):
     group = _check_group(env, p.agents, path)
     env.check_types(p.threat, path + ("threat",))
     idx = env.layout.indices(p.threat).to(env.device)
-    table = env.tensor(DISCRETE_DIRECTIONS)
+    table = direction_table(env.dtype, env.device)
     a0, a1 = group.slice.start, group.slice.stop
     wall = p.wall
 
@@ -91,5 +82,4 @@ def make_flee(env: BuildEnv, p: FleeParams, path: tuple):
         push = -torch.sign(own) * (own.abs() - wall).clamp_min(0) * 10.0  # back from the walls
         _write_direction(state, group, direction + push, table)
 
-    scripted_flee.controls = (p.agents,)
     return scripted_flee

@@ -35,7 +35,9 @@ class CustomTerm:
     """A user term: ``fn(state, group) -> [B, A, size]`` found by dotted path."""
 
     fn: str = fld(doc="Dotted path of the function, e.g. mypkg.obs.energy.")
-    size: int = fld(ge=1, le=1 << 20, doc="Features it returns per agent.")
+    size: int | None = fld(None, ge=1, le=1 << 20,
+                           doc="Features it returns per agent (checked at load; optional when the function "
+                               "declares it with @engine.extend.observation(size=...)).")
 
 
 def _others(env: BuildEnv, group: GroupPlan, types: list[str], exclude_self: bool) -> torch.Tensor | None:
@@ -127,16 +129,13 @@ def _self_term(field_name: str):
 
 
 def custom(env: BuildEnv, group: GroupPlan, p: CustomTerm, path: tuple):
-    """A user-written term, imported by dotted path."""
-    from engine.world.dotted import import_dotted
+    """A user-written term ``fn(state, group) -> [B, A, size]``, by dotted path (under the trust policy).
 
-    fn = import_dotted(p.fn, env.ctx, path + ("fn",))
-    size = p.size
+    Its ``size`` is checked against what it returns when the world loads (a dry run on the first state).
+    """
+    from engine.terms.user import user_observation
 
-    def term(state: dict) -> torch.Tensor:
-        return fn(state, group)
-
-    return size, term
+    return user_observation(env, group, p.fn, p.size, path)
 
 
 #: name → (params class, factory)

@@ -154,14 +154,10 @@ def death(env: BuildEnv, group: GroupPlan, p: DeathReward, path: tuple):
 
 
 def custom(env: BuildEnv, group: GroupPlan, p: CustomReward, path: tuple):
-    from engine.world.dotted import import_dotted
+    """A user-written reward ``fn(state, group) -> [B, A]``, by dotted path (under the trust policy)."""
+    from engine.terms.user import user_reward
 
-    fn = import_dotted(p.fn, env.ctx, path + ("fn",), str(env.loaded.base_dir))
-
-    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
-        return fn(state, group)
-
-    return term
+    return user_reward(env, group, p.fn, path)
 
 
 #: name → (params class, factory)

@@ -31,7 +31,7 @@ class GroupPlan:
     obs_fns: list[Callable] = field(default_factory=list)
     obs_names: list[tuple[str, int]] = field(default_factory=list)
     reward_fns: list[Callable] = field(default_factory=list)
-    pixels: Any = None  # engine.terms.pixels.PixelParams when the group observes pixels
+    pixels: Any = None  # engine.views.pixels.PixelParams when the group observes pixels
 
     @property
     def size(self) -> int:
@@ -47,6 +47,31 @@ class GroupPlan:
         from engine.core.actions import movement
 
         return movement(self.action_type)
+
+    # The state entries of a group, declared by engine.builtins (one place for their names).
+    @property
+    def obs_key(self) -> str:
+        return "obs." + self.name
+
+    @property
+    def action_key(self) -> str:
+        return "action." + self.name
+
+    @property
+    def reward_key(self) -> str:
+        return "reward." + self.name
+
+    @property
+    def return_key(self) -> str:
+        return "return." + self.name
+
+    @property
+    def terminated_key(self) -> str:
+        return "terminated." + self.name
+
+    @property
+    def truncated_key(self) -> str:
+        return "truncated." + self.name
 
     def agent_names(self) -> list[str]:
         return [f"{self.name}_{i}" for i in range(self.size)]

@@ -4,7 +4,7 @@ These classes are the single source of truth for what a world file may contain: 
 (``engine.world.spec``) checks files against them and ``worldloom schema`` writes the JSON Schema
 that editors autocomplete from (shipped as ``worlds/world.schema.json``). Semantic checks that span
 sections (an agent group naming an entity type that exists, system parameters, observation terms)
-happen when the world is built (``engine.world.build``), with the same located messages.
+happen when the world is built (``engine.build``), with the same located messages.
 """
 
 from __future__ import annotations
@@ -211,6 +211,10 @@ class WorldSpec:
     entities: dict[str, EntityType] = fld(min_items=1, max_items=MAX_GROUPS,
                                           doc="Entity types, in entity-axis order.")
     agents: dict[str, AgentGroup] = fld(factory=dict, max_items=MAX_GROUPS, doc="Agent groups.")
+    extensions: list[str] = fld(factory=list, max_items=64,
+                                doc="Dotted paths of extensions (objects with build(app)) that register systems, "
+                                    "terms and plugin kinds and declare state; code outside the package needs "
+                                    "--trust (see docs/extending.md).")
     systems: list[Any] = fld(factory=lambda: ["physics"], max_items=256,
                              doc="Systems run each tick, in order: a name, {name: {params}}, or "
                                  "{system: dotted.path, params: {...}}.")

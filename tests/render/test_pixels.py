@@ -11,7 +11,7 @@ import torch
 import engine
 from engine.errors import UserError
 from engine.render import Frame, Renderer, RenderStyle
-from engine.render.sim_view import SimView, shape_ids
+from engine.views.sim_view import SimView, shape_ids
 
 WORLD = Path(__file__).with_name("pixels_world.yaml")
 # scout 0, scout 1, watcher, rock × 3: far apart, so no entity covers another's centre.
@@ -74,7 +74,7 @@ def test_pixel_tiles_equal_single_renders(sim: engine.Sim, gl_ctx: object) -> No
 
 
 def test_observations_render_once_per_state(sim: engine.Sim) -> None:
-    observer = sim._pixels
+    observer = sim._observers[0]
     before = observer.renders
     first = sim.observations()
     second = sim.observations()

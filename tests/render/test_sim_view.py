@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import engine
-from engine.render.sim_view import SimView, fit_camera
+from engine.render import fit_camera
+from engine.views.sim_view import SimView
 
 # tag: 3 adversaries, 1 prey, 2 obstacles; positions far apart so nothing overlaps.
 POSITIONS = [[-0.6, 0.6], [0.6, 0.6], [-0.6, -0.6], [0.6, -0.6], [0.0, 0.5], [0.0, -0.4]]

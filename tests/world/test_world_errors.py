@@ -107,7 +107,7 @@ def test_dotted_path_that_does_not_import(tmp_path, capsys):
     code, err = validate(tmp_path, edit("systems: [physics]", "systems: [physics, {system: nosuch.mod.fn}]"),
                          capsys)
     assert code == 2
-    assert "world.yaml:16:" in err and "systems[1].system: cannot import module 'nosuch.mod'" in err
+    assert "world.yaml:16:" in err and "systems[1].system: cannot find module 'nosuch' for 'nosuch.mod.fn'" in err
 
 
 def test_agent_group_naming_an_unknown_entity_type(tmp_path, capsys):

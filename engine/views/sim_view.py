@@ -1,5 +1,8 @@
 """Draw a :class:`~engine.sim.Sim`'s state: the bridge from component tensors to the renderer.
 
+This is glue between the two layers below it: the simulation (``sim.state``, the world spec) and the
+plain-array renderer (:mod:`engine.render`, which knows nothing of a Sim).
+
 ``SimView`` reads ``pos``, ``radius``, ``color`` and ``alive`` from ``sim.state``, the per-type shapes
 and the background from the world file's ``render:`` section, and fits the camera to
 ``world.arena``. Offscreen images (``Sim.render``), batched tiles and the interactive window all go
@@ -14,14 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .frame import SHAPE_CIRCLE, SHAPE_SQUARE, Frame
-from .renderer import Renderer
-from .style import RenderStyle
+from engine.render.frame import SHAPE_CIRCLE, SHAPE_SQUARE, Frame, fit_camera
+from engine.render.renderer import Renderer
+from engine.render.style import RenderStyle
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; nothing GL is imported at module import
     import moderngl
 
     from engine.sim import Sim
+
+__all__ = ["SimView", "fit_camera", "shape_ids"]
 
 _SHAPE_IDS = {"circle": SHAPE_CIRCLE, "square": SHAPE_SQUARE}
 #: Components a Frame is built from; their tensors (identity + in-place version) key the frame cache.
@@ -35,26 +40,6 @@ def shape_ids(sim: Sim) -> np.ndarray:
     for name, sl in sim.layout.types.items():
         out[sl.sl] = _SHAPE_IDS[shapes.get(name, "circle")]
     return out
-
-
-def fit_camera(arena: Sequence[float], width: int, height: int, margin: float = 0.05) -> tuple[float, float, float]:
-    """Camera ``(cx, cy, half_extent)`` showing the whole ``arena`` (x0, x1, y0, y1) in a w×h image.
-
-    ``half_extent`` is measured along the image's shorter side (the renderer's convention), so the
-    longer side shows ``aspect`` times more; the arena is fitted in both directions, plus ``margin``.
-
-    >>> fit_camera([-1, 1, -1, 1], 200, 100, margin=0.0)
-    (0.0, 0.0, 1.0)
-    >>> fit_camera([-2, 2, -1, 1], 100, 100, margin=0.0)
-    (0.0, 0.0, 2.0)
-    """
-    x0, x1, y0, y1 = (float(v) for v in arena)
-    hx, hy = (x1 - x0) / 2, (y1 - y0) / 2
-    w, h = max(int(width), 1), max(int(height), 1)
-    # Visible half sizes are (he * w/s, he * h/s) with s = min(w, h); both must cover the arena.
-    s = min(w, h)
-    half_extent = max(hx * s / w, hy * s / h) * (1.0 + margin)
-    return ((x0 + x1) / 2, (y0 + y1) / 2, half_extent)
 
 
 class SimView:
@@ -91,7 +76,7 @@ class SimView:
     def ctx(self) -> moderngl.Context:
         """The GL context (created headless on first access when none was given)."""
         if self._ctx is None:
-            from .offscreen import create_headless_context
+            from engine.render.offscreen import create_headless_context
 
             self._ctx = create_headless_context()
         return self._ctx

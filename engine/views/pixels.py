@@ -1,5 +1,8 @@
 """The ``pixels`` observation term: batched image observations rendered with OpenGL.
 
+It lives in :mod:`engine.views` (above both the simulation and :mod:`engine.render`): the Sim builds a
+:class:`PixelObserver`, which turns its state into :class:`~engine.render.Frame` arrays for the renderer.
+
 Unlike the vector terms, pixels are not part of ``obs.<group>``: after each tick every pixel group's
 images go to ``obs["<group>/pixels"]``, a ``[B, A, H, W, 3]`` uint8 tensor. All B worlds × A agents
 of all pixel groups are tiles of one framebuffer (one per distinct tile size), drawn with one
@@ -86,7 +89,7 @@ class PixelObserver:
 
     def __init__(self, sim: Sim) -> None:
         from engine.render import GLUnavailableError, Renderer, RenderStyle, create_headless_context
-        from engine.render.sim_view import shape_ids
+        from engine.views.sim_view import shape_ids
 
         spec = sim.plan.spec
         self.device = sim.device
@@ -140,8 +143,7 @@ class PixelObserver:
     def _render(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
         import torch
 
-        from engine.render import Frame, agent_cameras
-        from engine.render.sim_view import fit_camera
+        from engine.render import Frame, agent_cameras, fit_camera
 
         frame = Frame(pos=state["pos"], radius=state["radius"], color=state["color"], alive=state["alive"],
                       shape=self.shapes)
@@ -170,3 +172,20 @@ class PixelObserver:
                 t = torch.from_numpy(images)
                 out[g.key] = t if self.device.type == "cpu" else t.to(self.device)
         return out
+
+
+def _pixels_term(app, group, params: PixelParams, path: tuple):
+    """The ``pixels`` observation term: served as ``obs["<group>/pixels"]``, not in the flat vector."""
+    if group.pixels is not None:
+        raise app.ctx.error(path, "expected at most one pixels term per agent group")
+    group.pixels = params
+    if not any(g.pixels is not None for g in app.groups.values() if g is not group):
+        app.add_observer(PixelObserver)  # one observer serves every pixel group, made with the Sim
+    return 0, None
+
+
+def build(app) -> None:
+    """Register the ``pixels`` observation term (an extension like any other)."""
+    from engine.core.kinds import ObservationKind
+
+    app.register_observation(ObservationKind("pixels", _pixels_term, PixelParams, PixelParams.__doc__ or ""))

@@ -1,0 +1,219 @@
+"""Build a validated world into a ``WorldPlan``: layout, declared state, a frozen schedule.
+
+This is where the layers meet: the world spec (``engine.world``) is resolved against the core
+(``engine.core``) by the extensions that register kinds and declare state — the built-ins
+(``engine.builtins``) first, then the world file's own ``extensions:``. Everything that spans
+sections (agent groups naming entity types, component values of the right shape, term and system
+parameters, dotted paths) is checked here with the same ``file:line:col`` messages as the schema.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+import torch
+
+from engine.core.app import App
+from engine.core.resolver import TrustPolicy
+from engine.core.state import StateTable
+from engine.core.system import SystemDecl
+from engine.storage import BUILTIN_COMPONENTS, DTYPES, Component, EntitySlice, Layout
+from engine.world.env import GroupPlan
+from engine.world.loader import LoadedWorld
+from engine.world.values import check_value
+
+
+@dataclass
+class SpawnPlan:
+    """Per-entity spawn rule of one component: kind 0 keep, 1 constant, 2 uniform(a, b), 3 normal(a, b)."""
+
+    component: str
+    kind: torch.Tensor  # [N] int8
+    a: torch.Tensor  # [N, *shape]
+    b: torch.Tensor
+
+
+@dataclass
+class WorldPlan:
+    """Everything a Sim needs, resolved, on its device, and frozen: the App holds the declarations."""
+
+    loaded: LoadedWorld
+    app: App
+    initial: dict[str, torch.Tensor]  # component → [N, *shape]
+    alive0: torch.Tensor  # [N] bool
+    spawn: list[SpawnPlan]
+    systems: list[SystemDecl] = field(default_factory=list)
+    plugins: dict = field(default_factory=dict)
+
+    @property
+    def spec(self):
+        return self.loaded.spec
+
+    @property
+    def env(self) -> App:
+        return self.app
+
+    @property
+    def layout(self) -> Layout:
+        return self.app.layout
+
+    @property
+    def groups(self) -> dict[str, GroupPlan]:
+        return self.app.groups
+
+    @property
+    def state(self) -> StateTable:
+        return self.app.state
+
+
+def _component_table(loaded: LoadedWorld) -> dict[str, Component]:
+    spec, ctx = loaded.spec, loaded.ctx
+    table = dict(BUILTIN_COMPONENTS)
+    for name, decl in spec.components.items():
+        if name in table:
+            raise ctx.error(("components", name), f"duplicate component name {name!r}: it is a built-in "
+                                                  f"component ({table[name].doc}); expected a new name",
+                            key=True)
+        check_value(ctx, ("components", name, "default"), decl.default, tuple(decl.shape), decl.dtype)
+        table[name] = Component(name, tuple(decl.shape), decl.dtype, decl.default, decl.doc)
+    return table
+
+
+def _layout(loaded: LoadedWorld, comps: dict[str, Component]) -> Layout:
+    spec, ctx = loaded.spec, loaded.ctx
+    types, start = {}, 0
+    for name, et in spec.entities.items():
+        types[name] = EntitySlice(name, start, et.slots, et.count)
+        start += et.slots
+    layout = Layout(types, comps, DTYPES[spec.world.dtype])
+    if layout.n == 0:
+        raise ctx.error(("entities",), "expected at least one entity slot, got capacity 0 in all")
+    return layout
+
+
+def _initial_values(loaded: LoadedWorld, layout: Layout) -> dict[str, torch.Tensor]:
+    """Per-entity starting value ``[N, *shape]`` of every component, from defaults and entity types."""
+    spec, ctx, comps, n = loaded.spec, loaded.ctx, layout.components, layout.n
+    initial: dict[str, torch.Tensor] = {}
+    for c in comps.values():
+        initial[c.name] = torch.empty((n,) + c.shape, dtype=layout.torch_dtype(c))
+        initial[c.name][:] = torch.as_tensor(c.default, dtype=layout.torch_dtype(c))
+    for tname, et in spec.entities.items():
+        sl = layout.types[tname].sl
+        for cname, value in et.components.items():
+            path = ("entities", tname, "components", cname)
+            if cname not in comps:
+                close = difflib.get_close_matches(cname, list(comps), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ctx.error(path, f"unknown component {cname!r}{hint}; declare it under components: "
+                                      f"or use a built-in ({', '.join(BUILTIN_COMPONENTS)})", key=True)
+            c = comps[cname]
+            check_value(ctx, path, value, c.shape, c.dtype)
+            if c.name == "max_speed" and value is None:
+                continue
+            initial[cname][sl] = torch.as_tensor(value, dtype=layout.torch_dtype(c))
+        for cname in et.spawn:
+            if cname not in comps:
+                raise ctx.error(("entities", tname, "spawn", cname), f"unknown component {cname!r}", key=True)
+    if bool((initial["mass"] <= 0).any()):
+        raise ctx.error(("entities",), "expected every entity's mass > 0")
+    return initial
+
+
+def _spawn_plans(loaded: LoadedWorld, layout: Layout, initial: dict[str, torch.Tensor],
+                 device: torch.device) -> list[SpawnPlan]:
+    spec, ctx, comps, n = loaded.spec, loaded.ctx, layout.components, layout.n
+    spawn: list[SpawnPlan] = []
+    for cname in sorted({c for et in spec.entities.values() for c in et.spawn}):
+        c = comps[cname]
+        if not c.dtype.startswith("float"):
+            raise ctx.error(("components", cname), f"spawn rules need a float component; {cname!r} is {c.dtype}")
+        kind = torch.zeros(n, dtype=torch.int8)
+        a = initial[cname].clone()
+        b = torch.zeros_like(a)
+        for tname, et in spec.entities.items():
+            rule = et.spawn.get(cname)
+            if rule is None:
+                continue
+            sl, path = layout.types[tname].sl, ("entities", tname, "spawn", cname)
+            if rule.constant is not None:
+                check_value(ctx, path + ("constant",), rule.constant, c.shape, "float")
+                kind[sl], a[sl] = 1, torch.as_tensor(rule.constant, dtype=a.dtype)
+            else:
+                key = "uniform" if rule.uniform is not None else "normal"
+                lo_hi = rule.uniform if rule.uniform is not None else rule.normal
+                for i, v in enumerate(lo_hi):
+                    check_value(ctx, path + (key, i), v, c.shape, "float")
+                kind[sl] = 2 if key == "uniform" else 3
+                a[sl] = torch.as_tensor(lo_hi[0], dtype=a.dtype)
+                b[sl] = torch.as_tensor(lo_hi[1], dtype=a.dtype)
+        spawn.append(SpawnPlan(cname, kind.to(device), a.to(device), b.to(device)))
+    return spawn
+
+
+def _groups(loaded: LoadedWorld, layout: Layout) -> dict[str, GroupPlan]:
+    spec, ctx, types = loaded.spec, loaded.ctx, layout.types
+    groups: dict[str, GroupPlan] = {}
+    for gname, g in spec.agents.items():
+        if g.entity not in types:
+            close = difflib.get_close_matches(g.entity, list(types), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ctx.error(("agents", gname, "entity"),
+                            f"unknown entity type {g.entity!r}{hint}; expected one of: {', '.join(types)}")
+        for other in groups.values():
+            if other.slice.name == g.entity:
+                raise ctx.error(("agents", gname, "entity"), f"entity type {g.entity!r} already belongs to "
+                                                             f"agent group {other.name!r}; expected one group "
+                                                             "per entity type")
+        if types[g.entity].capacity == 0:
+            raise ctx.error(("agents", gname, "entity"), f"entity type {g.entity!r} has no slots (count 0)")
+        groups[gname] = GroupPlan(gname, g, types[g.entity], g.action.type)
+    return groups
+
+
+def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins: bool = True,
+                num_worlds: int = 1, trust: TrustPolicy | None = None) -> WorldPlan:
+    """Resolve a validated world on ``device``; raises ``WorldError`` for cross-section mistakes.
+
+    ``num_worlds`` sizes defaults that depend on the batch; ``trust`` is the policy for the code the
+    world names (default: the package's own code and ``WORLDLOOM_TRUST``). ``plugins=False`` skips
+    the ONNX plugins (the world runs with its hand-coded systems).
+    """
+    from engine.builtins import install_extensions
+
+    spec = loaded.spec
+    device = torch.device(device)
+    layout = _layout(loaded, _component_table(loaded))
+    initial = _initial_values(loaded, layout)
+    spawn = _spawn_plans(loaded, layout, initial, device)
+    alive0 = torch.zeros(layout.n, dtype=torch.bool)
+    for t in layout.types.values():
+        alive0[t.start:t.start + t.count] = True
+    groups = _groups(loaded, layout)
+    mortal = {t for t, et in spec.entities.items() if et.lifecycle and et.lifecycle.despawn_on_contact}
+    mortal |= {t for t, s in layout.types.items() if s.count < s.capacity}
+    table = StateTable(layout.n, {g.name: g.size for g in groups.values()}, layout.float_dtype, device)
+    app = App(loaded, layout, groups, device, loaded.ctx, mortal, num_worlds, state=table,
+              trust=trust if trust is not None else TrustPolicy.from_args())
+    app.spawn_plans = spawn
+    plan = WorldPlan(loaded, app, {k: v.to(device) for k, v in initial.items()}, alive0.to(device), spawn)
+    install_extensions(app, plan, plugins=plugins)
+    _check_declared_access(app)
+    app.freeze()
+    plan.systems = app.schedule()
+    return plan
+
+
+def _check_declared_access(app: App) -> None:
+    """Every state key a system declares it reads or writes must be declared state."""
+    known = set(app.state.names())
+    for s in app.schedule():
+        for what, keys in (("reads", s.reads), ("writes", s.writes)):
+            for i, k in enumerate(keys or ()):
+                if k not in known:
+                    close = difflib.get_close_matches(k, sorted(known), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise app.ctx.error(s.path + ((what, i) if s.user_file else ()),
+                                        f"system {s.name!r} {what} state {k!r}, which nothing declares{hint}; "
+                                        "declare it (components:, a system's state:, app.add_state) or fix the name")
+

@@ -1,0 +1,81 @@
+"""The start and end of every tick: ``alive_before``, then observations, rewards and termination.
+
+They are declared systems like any other (stages ``start`` and ``finish``), so the runner treats
+them generically and a compiled tick fuses them with the world's systems into one call.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from engine.core.random import advance_counter
+from engine.core.system import SystemDecl
+
+
+def observe(plan, state: dict) -> None:
+    """Compute every group's observation ``[B, A, F]`` from the state, in place."""
+    mortal = plan.env.mortal_types
+    for g in plan.groups.values():
+        parts = [fn(state) for fn in g.obs_fns]
+        if len(parts) > 1:
+            obs = torch.cat(parts, dim=-1)
+        elif parts:
+            obs = parts[0]
+        else:
+            obs = state["pos"].new_zeros(state["pos"].shape[0], g.size, 0)
+        if g.slice.name in mortal:
+            obs = obs * state["alive"][:, g.sl].unsqueeze(-1).to(obs.dtype)
+        state[g.obs_key] = obs
+
+
+def _rewards(g, state: dict, alive_before: torch.Tensor, mortal: bool) -> torch.Tensor:
+    rew = None
+    for fn in g.reward_fns:
+        r = fn(state, alive_before)
+        rew = r if rew is None else rew + r
+    before = alive_before[:, g.sl]
+    if rew is None:
+        rew = torch.zeros(before.shape, dtype=state["pos"].dtype, device=before.device)
+    return rew * before.to(rew.dtype) if mortal else rew
+
+
+def make_finish(plan):
+    """Observations, rewards, per-agent termination, truncation, episode returns; the tick and RNG counters."""
+    spec = plan.spec
+    max_steps, all_dead = spec.episode.max_steps, spec.episode.end_when == "all_agents_dead"
+    groups = list(plan.groups.values())
+    mortal = plan.env.mortal_types
+
+    def finish(state: dict) -> None:
+        state["tick"] = state["tick"] + 1
+        advance_counter(state)
+        observe(plan, state)
+        alive, alive_before = state["alive"], state["alive_before"]
+        truncated = state["tick"] >= max_steps
+        if all_dead and groups:
+            world_term = ~torch.stack([alive[:, g.sl].any(1) for g in groups], 0).any(0)
+        else:
+            world_term = torch.zeros_like(truncated)
+        for g in groups:
+            rew = _rewards(g, state, alive_before, g.slice.name in mortal)
+            state[g.reward_key] = rew
+            state[g.return_key] = state[g.return_key] + rew
+            state[g.terminated_key] = ~alive[:, g.sl] | world_term.unsqueeze(1)
+            state[g.truncated_key] = truncated.unsqueeze(1).expand_as(rew)
+        state["done"] = world_term | truncated
+        state["any_done"] = state["done"].any()
+
+    return finish
+
+
+def _start(state: dict) -> None:
+    state["alive_before"] = state["alive"]
+
+
+def install_episode(app, plan) -> None:
+    """Add the ``start`` and ``finish`` systems and the observation derive hook."""
+    # one dict entry: run eagerly, not worth a compiled call of its own
+    app.add_system(SystemDecl("tick_start", _start, reads=("alive",), writes=("alive_before",),
+                              compilable=False, stage="start"))
+    app.add_system(SystemDecl("observations+rewards+termination", make_finish(plan), stage="finish"))
+    app.add_derive_hook(lambda state: observe(plan, state))
