@@ -79,9 +79,10 @@ class WorldParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         self._obs_spaces = {a: spaces.Box(-np.inf, np.inf, (sim.groups[g].obs_size,), np.float32)
                             for a, (g, _, _) in self._index.items()}
-        self._act_spaces = {a: (spaces.Discrete(5) if sim.groups[g].action_type == "discrete"
-                                else spaces.Box(0.0, 1.0, (5,), np.float32)) for a, (g, _, _) in self._index.items()}
-        self.state_space = spaces.Box(-np.inf, np.inf, (5 * sim.layout.n,), np.float32)
+        self._act_spaces = {a: sim.groups[g].action_space.gym_space() for a, (g, _, _) in self._index.items()}
+        from engine.train.state import global_state_size
+
+        self.state_space = spaces.Box(-np.inf, np.inf, (global_state_size(sim.layout.n),), np.float32)
         self.observation_spaces = self._obs_spaces
         self.action_spaces = self._act_spaces
 
@@ -111,10 +112,7 @@ class WorldParallelEnv(ParallelEnv):
         out = {}
         for g in self._groups:
             plan = self.sim.groups[g]
-            if plan.action_type == "discrete":
-                out[g] = torch.zeros(1, plan.size, dtype=torch.int64)
-            else:
-                out[g] = torch.zeros(1, plan.size, 5, dtype=torch.float32)
+            out[g] = plan.action_space.zeros((1, plan.size), torch.float32, "cpu")
         live = set(self.agents)
         for a, act in actions.items():
             if a not in self._index:
@@ -122,15 +120,16 @@ class WorldParallelEnv(ParallelEnv):
             if a not in live:
                 continue  # a finished agent's action is ignored, as in PettingZoo's own envs
             g, i, _ = self._index[a]
-            if self.sim.groups[g].action_type == "discrete":
+            space = self.sim.groups[g].action_space
+            if space.discrete:
                 v = int(np.asarray(act).reshape(()))
-                if not 0 <= v < 5:
-                    raise UserError(f"action of {a!r}: expected an integer in 0..4, got {act!r}")
+                if not 0 <= v < space.n:
+                    raise UserError(f"action of {a!r}: expected {space.describe()}, got {act!r}")
                 out[g][0, i] = v
             else:
                 v = np.asarray(act, dtype=np.float32).reshape(-1)
-                if v.shape != (5,):
-                    raise UserError(f"action of {a!r}: expected 5 floats in [0, 1], got shape {list(v.shape)}")
+                if v.shape != space.per_agent_shape:
+                    raise UserError(f"action of {a!r}: expected {space.describe()}, got shape {list(v.shape)}")
                 out[g][0, i] = torch.from_numpy(v)
         return {g: t.to(self.sim.device) for g, t in out.items()}
 
@@ -155,7 +154,7 @@ class WorldParallelEnv(ParallelEnv):
         return observations, rewards, terminations, truncations, {a: {} for a in agents}
 
     def state(self) -> np.ndarray:
-        """Global state ``[5N]`` float32: positions, velocities, alive flags of every entity."""
+        """Global state ``[F·N]`` float32: positions, velocities, alive flags of every entity."""
         from engine.train.state import global_state
 
         return global_state(self.sim.state)[0].cpu().numpy()

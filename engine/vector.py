@@ -6,8 +6,8 @@ Gymnasium's ``VectorEnv``: ``num_envs`` = worlds, ``single_observation_space`` /
 world's episode ends, ``step`` already returns the first observation of its next episode and the last
 one is in ``info["final_obs"]`` (rows where ``info["_final_obs"]`` is true).
 
-With one agent in the group, an env's observation is ``[F]`` and its action an int (or 5 floats);
-with A > 1 agents they are ``[A, F]`` and ``[A]`` (or ``[A, 5]``), and the env's reward is the sum
+With one agent in the group, an env's observation is ``[F]`` and its action an int (or n floats);
+with A > 1 agents they are ``[A, F]`` and ``[A]`` (or ``[A, n]``), and the env's reward is the sum
 over its agents. Arrays are torch tensors on the Sim's device (``numpy=True`` converts them).
 
 Example:
@@ -52,10 +52,7 @@ class VectorWorldEnv(VectorEnv):
         self._agents = plan.size
         A, F = plan.size, plan.obs_size
         self.single_observation_space = spaces.Box(-np.inf, np.inf, (F,) if A == 1 else (A, F), np.float32)
-        if plan.action_type == "discrete":
-            self.single_action_space = spaces.Discrete(5) if A == 1 else spaces.MultiDiscrete([5] * A)
-        else:
-            self.single_action_space = spaces.Box(0.0, 1.0, (5,) if A == 1 else (A, 5), np.float32)
+        self.single_action_space = plan.action_space.gym_space(None if A == 1 else A)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
 

@@ -34,12 +34,28 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import torch
-
-    from engine import __version__
+    import torch  # noqa: F401  (imported before t0: compile_s is build + compile, not torch's import)
 
     t0 = time.perf_counter()
     sim = make_sim(args)
+    compile_s, rates, env_rates, cpu_ratio = _measure(sim, args, t0)
+    res = _result(sim, args, compile_s, rates, env_rates, cpu_ratio)
+    _add_profile_and_plugins(sim, args, res)
+    if not args.json:
+        _print_summary(args, res)
+    line = json.dumps(res)
+    print(line)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(line + "\n")
+    return 0
+
+
+def _measure(sim, args, t0: float) -> tuple[float, list[float], list[float], list[float]]:
+    """Compile, warm up and time ``--repeats`` windows; returns (compile_s, agent rates, env rates, cpu/wall).
+
+    ``compile_s`` counts from ``t0`` (before the Sim was built) to the end of the first chunk.
+    """
     sim.reset(seed=args.seed)
     pool = [sim.sample_actions() for _ in range(8)]
     chunk_n = max(1, min(100, 4096 // args.worlds))
@@ -72,11 +88,21 @@ def run(args) -> int:
         rates.append(calls * per_call / wall)
         env_rates.append(calls * args.worlds / wall)
         cpu_ratio.append(cpu / wall)
+    return compile_s, rates, env_rates, cpu_ratio
+
+
+def _result(sim, args, compile_s: float, rates: list[float], env_rates: list[float],
+            cpu_ratio: list[float]) -> dict:
+    """The anchors' JSON object for the timed windows (label, rates, machine and run facts)."""
+    import torch
+
+    from engine import __version__
+
     groups = {g.name: g.size for g in sim.groups.values()}
     label = (f"worldloom {sim.plan.spec.name} {sim.device} num_envs={args.worlds} "
              + "+".join(f"{n}{g}" for g, n in groups.items())
              + f" {'compiled' if args.compile else 'eager'} threads={torch.get_num_threads()}")
-    res = {
+    return {
         "label": label,
         "agent_steps_per_s_median": statistics.median(rates),
         "agent_steps_per_s_min": min(rates),
@@ -95,6 +121,10 @@ def run(args) -> int:
         "n_agents": sum(groups.values()), "groups": groups, "device": str(sim.device),
         "compiled": args.compile, "compile_s": compile_s, "overrides": args.overrides,
     }
+
+
+def _add_profile_and_plugins(sim, args, res: dict) -> None:
+    """Add the per-system breakdown (``--profile``) and the plugins' timings to ``res``."""
     if args.profile:
         timings: dict[str, float] = {}
         n = max(20, min(200, 20000 // args.worlds))
@@ -108,17 +138,15 @@ def run(args) -> int:
                 print(f"# plugin {name} ({t['kind']}, {t['provider']}, {t['rows']} rows): host {t['host_ms']:.3f} ms"
                       f" vs bare InferenceSession.run {t['bare_run_ms']:.3f} ms "
                       f"(overhead {t['host_overhead_pct']:+.1f} %)", file=sys.stderr)
-    if not args.json:
-        print(f"# {label}: median {res['agent_steps_per_s_median']:,.0f} agent-steps/s "
-              f"(min {min(rates):,.0f}, max {max(rates):,.0f}); cpu/wall {[round(c, 2) for c in cpu_ratio]}; "
-              f"first call (build + compile) {compile_s:.1f} s", file=sys.stderr)
-        if args.profile:
-            print("# per-system breakdown (eager, ms per tick):", file=sys.stderr)
-            for k, v in res["profile_ms_per_tick"].items():
-                print(f"#   {k:<40} {v:8.3f}", file=sys.stderr)
-    line = json.dumps(res)
-    print(line)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write(line + "\n")
-    return 0
+
+
+def _print_summary(args, res: dict) -> None:
+    """The human-readable summary on stderr (the JSON line stays the last line of stdout)."""
+    rates, cpu_ratio = res["agent_steps_per_s_all"], res["cpu_time_over_wall"]
+    print(f"# {res['label']}: median {res['agent_steps_per_s_median']:,.0f} agent-steps/s "
+          f"(min {min(rates):,.0f}, max {max(rates):,.0f}); cpu/wall {[round(c, 2) for c in cpu_ratio]}; "
+          f"first call (build + compile) {res['compile_s']:.1f} s", file=sys.stderr)
+    if args.profile:
+        print("# per-system breakdown (eager, ms per tick):", file=sys.stderr)
+        for k, v in res["profile_ms_per_tick"].items():
+            print(f"#   {k:<40} {v:8.3f}", file=sys.stderr)

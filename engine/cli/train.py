@@ -52,33 +52,13 @@ def run(args) -> int:
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
-    threads = args.threads
-    if threads != "auto":
-        try:
-            threads = int(threads)
-        except ValueError:
-            raise UserError(f"--threads: expected an integer or auto, got {threads!r}") from None
+    threads = _threads(args)
     world_file = resolve_world(args.world)
     stem = world_file.stem
     ckpt = load_checkpoint(args.resume) if args.resume else None
     cfg = load_config(args.config, world=world_file, overrides=parse_overrides(args.cfg_overrides),
                       base=ckpt["config"] if ckpt is not None and not args.config else None)
-    changes = {}
-    if args.worlds is not None:
-        if args.worlds < 1:
-            raise UserError(f"--worlds: expected an integer >= 1, got {args.worlds}")
-        changes["worlds"] = args.worlds
-    if args.steps is not None:
-        if args.steps < 1:
-            raise UserError(f"--steps: expected an integer >= 1, got {args.steps}")
-        changes["total_steps"] = args.steps
-    if args.groups:
-        changes["groups"] = [g.strip() for g in args.groups.split(",") if g.strip()]
-    if args.export_every is not None:
-        if args.export_every < 0:
-            raise UserError(f"--export-every: expected an integer >= 0, got {args.export_every}")
-        changes["export_every"] = args.export_every
-    cfg = cfg.replace(**changes)
+    cfg = cfg.replace(**_config_changes(args))
     out = Path(args.out) if args.out else Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     export_dir = Path(args.export_dir) if args.export_dir else _plugins_dir() / f"{stem}_npc"
     world_overrides = dict(ckpt.get("world_overrides", {})) if ckpt is not None else {}
@@ -87,17 +67,8 @@ def run(args) -> int:
                          compile=args.compile, threads=threads, out_dir=out)
     if args.resume:
         trainer.load(args.resume)
-    sim = trainer.sim
-    opponents = ", ".join(f"{g}={cfg.opponents.get(g, 'random')}" for g in trainer.opponents)
     if not args.json:
-        print(f"train {sim.plan.spec.name!r}: {', '.join(trainer.learners)} with PPO ({cfg.critic} critic) on "
-              f"{cfg.worlds} worlds × {cfg.rollout} ticks per update, {trainer.num_updates} updates "
-              f"({trainer.num_updates * trainer.batch_ticks:,} env steps); "
-              + (f"opponents: {opponents}; " if opponents else "")
-              + (f"in-world: {', '.join(f'{g} by {s}' for g, s in sim.controlled_by.items())}; " if sim.controlled_by
-                 else "")
-              + f"torch threads {torch.get_num_threads()}, {'compiled' if args.compile else 'eager'}; "
-              f"logs in {out}" + (f"; resumed at update {trainer.update}" if args.resume else ""))
+        _print_plan(args, trainer, cfg, out)
 
     command = "worldloom " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
 
@@ -116,6 +87,65 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary, default=float))
         return 0
+    _print_summary(summary, out)
+    if paths:
+        _print_exported(trainer, paths, export_dir, world_file)
+    return 0
+
+
+def _threads(args) -> int | str:
+    """``--threads`` as an integer, or ``"auto"``."""
+    from engine.errors import UserError
+
+    threads = args.threads
+    if threads != "auto":
+        try:
+            threads = int(threads)
+        except ValueError:
+            raise UserError(f"--threads: expected an integer or auto, got {threads!r}") from None
+    return threads
+
+
+def _config_changes(args) -> dict:
+    """Training settings the command line overrides: --worlds, --steps, --groups, --export-every."""
+    from engine.errors import UserError
+
+    changes = {}
+    if args.worlds is not None:
+        if args.worlds < 1:
+            raise UserError(f"--worlds: expected an integer >= 1, got {args.worlds}")
+        changes["worlds"] = args.worlds
+    if args.steps is not None:
+        if args.steps < 1:
+            raise UserError(f"--steps: expected an integer >= 1, got {args.steps}")
+        changes["total_steps"] = args.steps
+    if args.groups:
+        changes["groups"] = [g.strip() for g in args.groups.split(",") if g.strip()]
+    if args.export_every is not None:
+        if args.export_every < 0:
+            raise UserError(f"--export-every: expected an integer >= 0, got {args.export_every}")
+        changes["export_every"] = args.export_every
+    return changes
+
+
+def _print_plan(args, trainer, cfg, out: Path) -> None:
+    """One line saying what will be trained, against whom, on how many worlds, and where the logs go."""
+    import torch
+
+    sim = trainer.sim
+    opponents = ", ".join(f"{g}={cfg.opponents.get(g, 'random')}" for g in trainer.opponents)
+    print(f"train {sim.plan.spec.name!r}: {', '.join(trainer.learners)} with PPO ({cfg.critic} critic) on "
+          f"{cfg.worlds} worlds × {cfg.rollout} ticks per update, {trainer.num_updates} updates "
+          f"({trainer.num_updates * trainer.batch_ticks:,} env steps); "
+          + (f"opponents: {opponents}; " if opponents else "")
+          + (f"in-world: {', '.join(f'{g} by {s}' for g, s in sim.controlled_by.items())}; " if sim.controlled_by
+             else "")
+          + f"torch threads {torch.get_num_threads()}, {'compiled' if args.compile else 'eager'}; "
+          f"logs in {out}" + (f"; resumed at update {trainer.update}" if args.resume else ""))
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    """Updates, steps, throughput and where the time went; the last mean returns and metrics; the checkpoint."""
     last = summary["last"]
     print(f"done: {summary['updates']} updates, {summary['global_step']:,} env steps "
           f"({summary['agent_steps']:,} agent-steps) in {summary['wall_s']:.1f} s")
@@ -128,15 +158,15 @@ def run(args) -> int:
         if k.startswith(("return/", "metric.")):
             print(f"  last mean {k.replace('metric.', '')}: {v:.3f}")
     print(f"checkpoint: {out / 'checkpoints' / 'final.pt'}")
-    if paths:
-        from engine.train.export import plugin_snippet
 
-        print(f"exported: {', '.join(str(p) for p in paths.values())} (see {export_dir / 'README.md'})")
-        print("add this to the world file to make them NPCs:\n")
-        from engine.train.export import output_name
 
-        print(plugin_snippet({g: output_name(trainer.learners[g].actor) for g in paths}, paths, world_file))
-    return 0
+def _print_exported(trainer, paths: dict, export_dir: Path, world_file: Path) -> None:
+    """Where the ONNX policies went and the YAML snippet that makes them NPCs."""
+    from engine.train.export import output_name, plugin_snippet
+
+    print(f"exported: {', '.join(str(p) for p in paths.values())} (see {export_dir / 'README.md'})")
+    print("add this to the world file to make them NPCs:\n")
+    print(plugin_snippet({g: output_name(trainer.learners[g].actor) for g in paths}, paths, world_file))
 
 
 def _plugins_dir() -> Path:

@@ -128,45 +128,15 @@ def distill_dynamics(data: list[str | os.PathLike], out: str | os.PathLike, opts
     movable = torch.from_numpy(consts["movable"]).float()
     K = int(movable.numel())
     scales = _scales(eps, movable)
-    if rows == "world":
-        init = {"radius": torch.from_numpy(consts["radius"]).float(), "max_speed": torch.from_numpy(
-            consts["max_speed"]).float(), "movable": movable, "type_id": torch.from_numpy(consts["type_id"]).long(),
-            "num_types": len(consts["types"])}
-        model = WorldDynamics(**init)
-        model.dist_scale.fill_(float(model.rsum.mean()))
-    elif rows == "entity":
-        init = {}
-        model = EntityDynamics()
-    else:
-        raise UserError(f"--rows: expected world or entity, got {rows!r}")
-    for k, v in scales.items():
-        getattr(model, k).fill_(v)
-    with torch.no_grad():  # start near "no change": the first rollouts stay bounded
-        last = model.self_net[-1] if rows == "world" else model.net[-1]
-        last.weight.mul_(0.1)
-        if rows == "world":
-            model.pair_net[-1].weight.mul_(0.1)
-            model.self_lin.weight.mul_(0.1)
+    model, init = _make_model(rows, consts, movable, scales)
     iters_per_epoch = max(1, sum(int((~e.done).sum()) for e in eps) // opts.batch_size)
     total = max(1, int(opts.epochs * iters_per_epoch))
     optim = torch.optim.Adam(model.parameters(), lr=opts.lr)
     budget = Budget(total, opts.max_seconds)
     sched = cosine_schedule(optim, budget)
+    sample = _window_sampler(eps, data, train_w, rng, opts.batch_size)
     sp, sv = scales["dpos_scale"], scales["dvel_scale"]
     m = movable.bool()
-    weights = np.array([max(1, len(e.starts(1, train_w)[0])) for e in eps], np.float64)
-    weights /= weights.sum()
-    cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-    def sample(h: int) -> tuple[Episodes, np.ndarray, np.ndarray]:
-        d = int(rng.choice(len(eps), p=weights))
-        if (d, h) not in cache:
-            cache[(d, h)] = eps[d].starts(h, train_w)
-        t, b = cache[(d, h)]
-        if len(t) == 0:
-            raise UserError(f"no window of {h} steps inside one episode in {data[d]}; lower --horizon")
-        pick = rng.integers(0, len(t), opts.batch_size)
-        return eps[d], t[pick], b[pick]
 
     def step_fn(i: int) -> float:
         h = 1 + int((horizon - 1) * min(1.0, budget.fraction(i) / 0.6))
@@ -186,11 +156,81 @@ def distill_dynamics(data: list[str | os.PathLike], out: str | os.PathLike, opts
         sched.step()
         return float(loss.detach())
 
+    val_fn = _validator(model, eps, val_w, horizon, movable, opts.seed)
+    before = val_fn()
+    logger = Logger(opts.logdir, opts.run_name)
+    metrics = train_loop(opts, total, step_fn, val_fn, logger, progress)
+    logger.close()
+    metrics = {"before_" + k: v for k, v in before.items()} | metrics
+    out = Path(out)
+    k4 = K * 4 if rows == "world" else 4
+    k2 = K * 2 if rows == "world" else 2
+    contract = _contract(out / "model.onnx", world_dir, consts["types"], rows, k4, k2, horizon, metrics, scales,
+                         data, opts, logger)
+    ex_rows = 8
+    example = {"state": torch.randn(ex_rows, k4, generator=gen) * 0.5, "act": torch.randn(ex_rows, k2, generator=gen)}
+    init_args = {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in init.items()}
+    return write_plugin(out, "model", model, example, ["delta"], contract, init_args)
+
+
+def _make_model(rows: str, consts: dict[str, Any], movable: torch.Tensor,
+                scales: dict[str, float]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The untrained model for ``rows`` (world or entity) with the data's scales, and its constructor arguments.
+
+    Its last layers start scaled down so the model starts near "no change" and the first rollouts
+    stay bounded.
+    """
+    if rows == "world":
+        init = {"radius": torch.from_numpy(consts["radius"]).float(), "max_speed": torch.from_numpy(
+            consts["max_speed"]).float(), "movable": movable, "type_id": torch.from_numpy(consts["type_id"]).long(),
+            "num_types": len(consts["types"])}
+        model = WorldDynamics(**init)
+        model.dist_scale.fill_(float(model.rsum.mean()))
+    elif rows == "entity":
+        init = {}
+        model = EntityDynamics()
+    else:
+        raise UserError(f"--rows: expected world or entity, got {rows!r}")
+    for k, v in scales.items():
+        getattr(model, k).fill_(v)
+    with torch.no_grad():  # start near "no change": the first rollouts stay bounded
+        last = model.self_net[-1] if rows == "world" else model.net[-1]
+        last.weight.mul_(0.1)
+        if rows == "world":
+            model.pair_net[-1].weight.mul_(0.1)
+            model.self_lin.weight.mul_(0.1)
+    return model, init
+
+
+def _window_sampler(eps: list[Episodes], data: list, train_w: np.ndarray, rng: np.random.Generator,
+                    batch_size: int) -> Callable[[int], tuple[Episodes, np.ndarray, np.ndarray]]:
+    """``sample(h)``: a recording (weighted by its training windows) and ``batch_size`` starts of ``h`` steps."""
+    weights = np.array([max(1, len(e.starts(1, train_w)[0])) for e in eps], np.float64)
+    weights /= weights.sum()
+    cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def sample(h: int) -> tuple[Episodes, np.ndarray, np.ndarray]:
+        d = int(rng.choice(len(eps), p=weights))
+        if (d, h) not in cache:
+            cache[(d, h)] = eps[d].starts(h, train_w)
+        t, b = cache[(d, h)]
+        if len(t) == 0:
+            raise UserError(f"no window of {h} steps inside one episode in {data[d]}; lower --horizon")
+        pick = rng.integers(0, len(t), batch_size)
+        return eps[d], t[pick], b[pick]
+
+    return sample
+
+
+def _validator(model, eps: list[Episodes], val_w: np.ndarray, horizon: int, movable: torch.Tensor,
+               seed: int) -> Callable[[], dict[str, float]]:
+    """``val_fn()``: open-loop position errors after ``horizon`` steps (up to 1024 fixed held-out starts
+    per recording) and after one step (every held-out start)."""
     val_h = horizon
     val_starts = []
     for ep in eps:
         t, b = ep.starts(val_h, val_w)
-        sel = np.random.default_rng(opts.seed + 1).permutation(len(t))[:1024]
+        sel = np.random.default_rng(seed + 1).permutation(len(t))[:1024]
         val_starts.append((ep, t[sel], b[sel]))
 
     def val_fn() -> dict[str, float]:
@@ -202,24 +242,21 @@ def distill_dynamics(data: list[str | os.PathLike], out: str | os.PathLike, opts
         return {f"median_pos_error_{val_h}": float(e[:, -1].median()), f"mean_pos_error_{val_h}": float(
             e[:, -1].mean()), "one_step_pos_error": float(o.mean())}
 
-    before = val_fn()
-    logger = Logger(opts.logdir, opts.run_name)
-    metrics = train_loop(opts, total, step_fn, val_fn, logger, progress)
-    logger.close()
-    metrics = {"before_" + k: v for k, v in before.items()} | metrics
-    out = Path(out)
-    k4 = K * 4 if rows == "world" else 4
-    k2 = K * 2 if rows == "world" else 2
-    model_path = out / "model.onnx"
+    return val_fn
+
+
+def _contract(model_path: Path, world_dir, types_list: list[str], rows: str, k4: int, k2: int, horizon: int,
+              metrics: dict[str, float], scales: dict[str, float], data: list, opts: TrainOptions,
+              logger: Logger) -> dict[str, Any]:
+    """The model's I/O contract, metrics and the world-file snippet that binds it (``model.json``)."""
     rel = snippet_path(model_path, world_dir)
-    types_list = consts["types"]
     yaml = (f"plugins:\n  learned_physics:\n    kind: dynamics\n    model: {rel}\n"
             f"    entities: [{', '.join(types_list)}]\n    rows: {rows}\n"
             f"    inputs: {{state: [pos, vel], act: action_force}}\n"
             f"    outputs: {{delta: {{write: [pos, vel], mode: add}}}}\n    replaces: physics\n    shadow: true\n"
             f"    constraints: [max_speed]\n")
     per = "per world" if rows == "world" else "per entity"
-    contract = {
+    return {
         "kind": "dynamics",
         "summary": (f"Learned dynamics of the entity types {', '.join(types_list)} ({per}, "
                     f"{'the model sees every bound entity: contacts' if rows == 'world' else 'no contacts'}); "
@@ -236,8 +273,3 @@ def distill_dynamics(data: list[str | os.PathLike], out: str | os.PathLike, opts
         "data": [str(d) for d in data], "command": opts.extra.get("command", ""), "yaml": yaml,
         "logdir": str(logger.path) if logger.path else None,
     }
-    ex_rows = 8
-
-    return write_plugin(out, "model", model, {"state": torch.randn(ex_rows, k4, generator=gen) * 0.5,
-                                       "act": torch.randn(ex_rows, k2, generator=gen)}, ["delta"], contract,
-                 {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in init.items()})

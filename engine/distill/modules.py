@@ -1,4 +1,4 @@
-"""The PyTorch modules that distillation trains and exports to ONNX (this file is copied next to each model).
+"""The PyTorch modules that distillation trains and exports to ONNX (vendored next to each model).
 
 Every module takes and returns *raw* engine units (positions in world units, velocities in units/s,
 forces, observations as the world computes them); normalisation statistics are buffers inside the
@@ -18,6 +18,9 @@ module, so the exported ONNX file is self-contained and the world file binds it 
   learned background with learned per-type colours. (A per-pixel MLP profile was 30× slower to train
   on 2 CPU cores for no PSNR gain at 64×64.)
 * ``PolicyMLP`` — observation → 5 logits (behaviour cloning of discrete actions).
+
+Each plugin folder carries a generated ``module.py`` with the classes its ``.pt`` files use (and what
+they need), so its weights still load after this file changes: see ``engine/distill/vendoring.py``.
 """
 
 from __future__ import annotations

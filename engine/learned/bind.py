@@ -92,7 +92,7 @@ class PluginHost:
             if len(spec.outputs) != 1 or list(spec.outputs.values())[0] != "action":
                 raise self._err(("outputs",), f"a policy has one output bound to 'action', got {spec.outputs}")
             self.out_name = next(iter(spec.outputs))
-            self.out_size = 5
+            self.out_size = self.group.action_space.n
             if spec.on_nan == "fallback" and not spec.replaces:
                 raise self._err(("on_nan",), "on_nan: fallback needs `replaces:` naming the hand-coded system "
                                              "(e.g. a scripted controller) to fall back to")
@@ -231,7 +231,7 @@ class PluginHost:
     # ------------------------------------------------------------------ running
     def _gather(self, state: dict, g: Gather, B: int) -> torch.Tensor:
         if g.sources == ["observation"]:
-            x = state["obs." + self.group.name].reshape(-1, g.size)
+            x = state[self.group.obs_key].reshape(-1, g.size)
         else:
             parts = [state[c][:, self.idx].reshape(B, self.rows_per_world, -1) for c in g.sources]
             x = torch.cat(parts, -1) if len(parts) > 1 else parts[0]

@@ -26,7 +26,8 @@ def make_plugin_system(host: PluginHost):
 
 def _policy_system(host: PluginHost):
     g = host.group
-    discrete = g.action_type == "discrete"
+    space = g.action_space
+    discrete = space.discrete
     sample = host.spec.sample == "sample"
     mode = host.spec.on_nan
 
@@ -35,7 +36,7 @@ def _policy_system(host: PluginHost):
         if not host.enabled and host.replaced is not None:
             host.replaced.fn(state)
             return
-        out = host.infer(state)  # [B*A, 5]
+        out = host.infer(state)  # [B*A, n]
         bad, _ = host.check_finite(out, B)
         if discrete:
             if sample:
@@ -45,13 +46,14 @@ def _policy_system(host: PluginHost):
                 act = out.argmax(-1)
             act = act.view(B, g.size).to(torch.int64)
         else:
-            act = out.clamp(0.0, 1.0).view(B, g.size, 5).to(state["pos"].dtype).clone()
+            act = out.clamp(space.low, space.high).view((B, g.size) + space.per_agent_shape)
+            act = act.to(state["pos"].dtype).clone()
         if mode == "fallback" and bad is not None:
             hand = dict(state)
             host.replaced.fn(hand)
             m = bad.view((B,) + (1,) * (act.dim() - 1))
-            act = torch.where(m, hand["action." + g.name], act)
-        state["action." + g.name] = act
+            act = torch.where(m, hand[g.action_key], act)
+        state[g.action_key] = act
 
     return policy
 

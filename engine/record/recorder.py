@@ -2,7 +2,7 @@
 
 The loop is: choose actions (seeded random for external groups; the world file's controllers drive
 the rest) → render the pre-step state (``frames``) → ``Sim.step`` → read back what was really applied
-(``sim.state["action.<group>"]``, ``action_force``) and the next state. Steps are buffered and
+(each group's action entry, ``action_force``) and the next state. Steps are buffered and
 flushed as one shard every ``shard_steps`` steps; the manifest is rewritten after each shard.
 """
 
@@ -29,10 +29,6 @@ from engine.record.format import (
     write_shard,
 )
 
-#: Components recorded besides the world's declared ones.
-EXTRA_ENTITY_KEYS = ("alive",)
-
-
 def package_versions() -> dict[str, str | None]:
     """Versions of the packages whose numerics a recording depends on."""
     out: dict[str, str | None] = {"python": platform.python_version()}
@@ -51,9 +47,9 @@ def package_versions() -> dict[str, str | None]:
 
 
 def entity_keys(sim) -> list[str]:
-    """The per-entity state tensors ``[B, N, ...]`` a recording stores (components + alive)."""
-    keys = [c for c in sim.layout.components if c in sim.state]
-    return keys + [k for k in EXTRA_ENTITY_KEYS if k not in keys]
+    """The state a recording stores before and after every step: every entry declared with ``record=True``
+    (components and ``alive``, plus whatever systems and extensions declare so)."""
+    return sim.table.recorded()
 
 
 def plugin_facts(sim) -> dict[str, dict[str, Any]]:
@@ -118,13 +114,13 @@ def transition(sim, actions: dict[str, torch.Tensor], keys: list[str]) -> dict[s
     st = sim.state
     row: dict[str, torch.Tensor] = {"state." + k: st[k] for k in keys}
     row["state.tick"] = st["tick"]
-    for g in sim.groups:
-        row["obs." + g] = st["obs." + g]
+    for g, plan in sim.groups.items():
+        row["obs." + g] = st[plan.obs_key]
     obs, rew, term, trunc, info = sim.step(actions)
     st = sim.state
     final = info.get("final_observation", obs)
-    for g in sim.groups:
-        row["action." + g] = st["action." + g]
+    for g, plan in sim.groups.items():
+        row["action." + g] = st[plan.action_key]
         row["next_obs." + g] = obs[g]
         row["final_obs." + g] = final[g]
         row["reward." + g] = rew[g]
@@ -134,9 +130,8 @@ def transition(sim, actions: dict[str, torch.Tensor], keys: list[str]) -> dict[s
         row["action_force"] = st["action_force"]
     for k in keys:
         row["next." + k] = st[k]
-    for k in st:
-        if k.startswith("metric."):  # per-world plugin metrics of the step (drift, non-finite counts)
-            row[k] = st[k]
+    for k in sim.table.metrics().values():  # per-world metrics of the step (drift, non-finite counts)
+        row[k] = st[k]
     row["done"] = info["done"]
     return {k: v.detach().clone() for k, v in row.items()}
 

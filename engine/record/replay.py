@@ -191,8 +191,6 @@ def _exact(sim, rec: Recording, world: str, notes: list[str], on_step) -> Replay
 
 def _force_state(sim, shard: dict[str, np.ndarray], prefix: str, t: int, worlds: torch.Tensor | None) -> None:
     """Overwrite the entity state of ``worlds`` (all when None) with the recorded one, twins included."""
-    from engine.systems.episode import observe
-
     st = dict(sim.state)
     B = sim.num_worlds
     for k in entity_keys(sim):
@@ -201,10 +199,13 @@ def _force_state(sim, shard: dict[str, np.ndarray], prefix: str, t: int, worlds:
             continue
         v = torch.from_numpy(shard[key][t]).to(device=st[k].device, dtype=st[k].dtype)
         st[k] = v.clone() if worlds is None else torch.where(worlds.view((B,) + (1,) * (v.dim() - 1)), v, st[k])
-    for k in [k for k in st if k.startswith("shadow.")]:
-        comp = st[k.rsplit(".", 1)[1]]
-        st[k] = comp.clone() if worlds is None else torch.where(worlds.view(B, 1, 1), comp, st[k])
-    observe(sim.plan, st)
+    for k, decl in sim.table.decls.items():  # entries that restart as copies (shadow twins) follow the world
+        if decl.copies is not None and decl.copies in st:
+            src = st[decl.copies]
+            st[k] = src.clone() if worlds is None else torch.where(worlds.view((B,) + (1,) * (src.dim() - 1)), src,
+                                                                   st[k])
+    for derive in sim.table.derive_hooks:  # observations follow the forced state
+        derive(st)
     sim.state = st
 
 
@@ -240,7 +241,7 @@ def _counterfactual(sim, rec: Recording, world: str, notes: list[str], on_step) 
             for g in rec.manifest["groups"]:
                 if g in sim.controlled_by and "action." + g in shard:
                     want = torch.from_numpy(shard["action." + g][t]).to(sim.device)
-                    have = st["action." + g]
+                    have = st[sim.groups[g].action_key]
                     if have.shape == want.shape:
                         row["action_agree." + g] = float((have == want.to(have.dtype)).float().mean())
             report.per_step.append(row)

@@ -2,7 +2,7 @@
 
 ``worldloom eval --controller GROUP=SPEC`` and the ``opponents:`` of a training config share these.
 A controller is a callable ``controller(sim) -> actions`` returning the group's ``[B, A]`` (discrete)
-or ``[B, A, 5]`` (continuous) action tensor for the Sim's current state. SPEC is one of
+or ``[B, A, n]`` (continuous) action tensor for the Sim's current state. SPEC is one of
 
 * ``random`` — uniform actions (seeded);
 * ``scripted_chase:TYPE[,TYPE]`` / ``scripted_flee:TYPE[,TYPE]`` — the built-in heuristics of
@@ -72,10 +72,7 @@ def _random(sim, group: str, generator: torch.Generator | None) -> Controller:
     gen = generator
 
     def random_actions(sim) -> torch.Tensor:
-        B, A = sim.num_worlds, g.size
-        if g.action_type == "discrete":
-            return torch.randint(0, 5, (B, A), generator=gen, device=sim.device)
-        return torch.rand((B, A, 5), generator=gen, device=sim.device)
+        return g.action_space.sample((sim.num_worlds, g.size), gen, torch.float32, sim.device)
 
     return random_actions
 
@@ -95,7 +92,7 @@ def _scripted(kind: str, arg: str, sim, group: str) -> Controller:
     path = ("controller", group)
     fn = (make_chase(env, ChaseParams(agents=group, target=types), path) if kind == "scripted_chase"
           else make_flee(env, FleeParams(agents=group, threat=types), path))
-    key = "action." + group
+    key = sim.groups[group].action_key
 
     def scripted(sim) -> torch.Tensor:
         st = dict(sim.state)  # the heuristic writes into a shallow copy; the Sim's state is untouched
@@ -131,13 +128,13 @@ def _onnx(arg: str, sim, group: str, deterministic: bool, generator: torch.Gener
     discrete = g.action_type == "discrete"
 
     def onnx_policy(sim) -> torch.Tensor:
-        obs = sim.state["obs." + group]
+        obs = sim.state[g.obs_key]
         B, A, F = obs.shape
         x = obs.reshape(B * A, F).detach().cpu().numpy().astype(np.float32, copy=False)
         y = torch.from_numpy(session.run([out.name], {inp.name: x})[0]).to(sim.device).reshape(B, A, -1)
         if discrete:
             return _pick(y, deterministic, generator)
-        return y.clamp(0.0, 1.0)
+        return y.clamp(g.action_space.low, g.action_space.high)
 
     return onnx_policy
 
@@ -154,12 +151,12 @@ def _ckpt(arg: str, sim, group: str, deterministic: bool, generator: torch.Gener
     path = _check_file("ckpt", arg)
     actor = load_actor(path, group).to(sim.device)
     g = sim.groups[group]
-    if actor.obs_size != g.obs_size or actor.action_type != g.action_type:
+    if actor.obs_size != g.obs_size or actor.space.kind != g.action_space.kind or actor.space.n != g.action_space.n:
         raise UserError(f"ckpt:{arg}: the {group!r} policy takes {actor.obs_size} features ({actor.action_type}) "
                         f"but this world's {group!r} observes {g.obs_size} ({g.action_type})")
 
     def ckpt_policy(sim) -> torch.Tensor:
-        obs = sim.state["obs." + group].to(torch.float32)
+        obs = sim.state[g.obs_key].to(torch.float32)
         return actor.act(obs, generator=generator, deterministic=deterministic)
 
     return ckpt_policy

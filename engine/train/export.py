@@ -1,8 +1,8 @@
 """Export trained policies to ONNX plugins: ``<group>.onnx`` + a README of the I/O contract.
 
 Each model takes ``obs`` float32 ``[batch, F]`` (dynamic batch: one call serves every agent of every
-world) and returns ``logits`` ``[batch, 5]`` (discrete; the policy plugin takes the argmax or samples)
-or ``action`` ``[batch, 5]`` in [0, 1] (continuous). ``engine.learned.export_torch_module`` checks
+world) and returns ``logits`` ``[batch, n]`` (discrete, one per choice of the group's action space; the
+policy plugin takes the argmax or samples) or ``action`` ``[batch, n]`` in the space's range (continuous). ``engine.learned.export_torch_module`` checks
 ONNX Runtime against torch before the file replaces the old one.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from engine.core.actions import movement
 from engine.fileio import atomic_write_text
 from engine.train.policy import Actor, ExportedPolicy
 
@@ -78,11 +79,12 @@ def readme(folder: Path, world_file: str | os.PathLike | None = None) -> str:
     rows, trained = [], []
     for m in metas:
         out = m["output"]
-        meaning = ("unnormalised log-probabilities of the 5 discrete actions (no-op, -x, +x, -y, +y)"
-                   if out == "logits" else "MPE's 5 continuous action values, already clipped to [0, 1]")
+        n = m.get("n_actions") or movement(m.get("action_type", "discrete")).n
+        meaning = (f"unnormalised log-probabilities of the {n} discrete actions"
+                   if out == "logits" else f"the {n} continuous action values, already clipped to the space's range")
         rows.append(f"| `{m['file']}` | `{m['group']}` | `obs` float32 [batch, {m['obs_size']}] | "
-                    f"`{out}` float32 [batch, 5]: {meaning} | MLP {m['obs_size']}→"
-                    f"{'→'.join(map(str, m['hidden']))}→5 ({m['activation']}) |")
+                    f"`{out}` float32 [batch, {n}]: {meaning} | MLP {m['obs_size']}→"
+                    f"{'→'.join(map(str, m['hidden']))}→{n} ({m['activation']}) |")
         against = ", ".join(f"{g}: `{s}`" for g, s in m.get("trained_against", {}).items()) or "nothing else"
         steps = f" for {m['steps']:,} environment steps" if m.get("steps") else ""
         cmd = f" Made by `{m['command']}`." if m.get("command") else ""

@@ -4,13 +4,18 @@ The Sim autoresets finished worlds before ``step`` returns, so the positions of 
 are gone by the time the caller sees them. A probe appended to the world's systems (a user system by
 dotted path, like any other) counts, every tick, the pairs of living entities of two different agent
 groups that touch (distance < r_a + r_b), and leaves the counts in ``state["metric.contacts.<a>-<b>"]
-[B]`` — keys the reset never touches, so they survive the autoreset.
+[B]`` — entries it declares with ``reset: keep``, so they survive the autoreset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from engine.core.kinds import system
+from engine.core.state import StateDecl
+from engine.world.spec import fld
 
 PREFIX = "metric.contacts."
 
@@ -21,9 +26,24 @@ def contact_pairs(groups: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
 
 
-def contact_probe(env, pairs: list[list[str]]):
-    """Factory of the probe system (``worldloom_factory``): ``pairs`` = [[group_a, group_b], ...]."""
-    slices = [(f"{PREFIX}{a}-{b}", env.groups[a].slice, env.groups[b].slice) for a, b in pairs]
+@dataclass(kw_only=True)
+class ProbeParams:
+    """Which agent groups to count contacts between."""
+
+    pairs: list[list[str]] = fld(doc="[[group_a, group_b], ...]")
+
+
+@system(params=ProbeParams)
+def contact_probe(app, params: ProbeParams):
+    """The probe system: declares one per-world metric per pair and counts the pairs touching each tick."""
+    for a, b in params.pairs:
+        for g in (a, b):
+            if g not in app.groups:
+                raise ValueError(f"unknown agent group {g!r}; expected one of {', '.join(app.groups)}")
+    slices = [(f"{PREFIX}{a}-{b}", app.groups[a].slice, app.groups[b].slice) for a, b in params.pairs]
+    for key, _, _ in slices:
+        app.add_state(StateDecl(key, "world", (), "float", 0, reset="keep", owner="contact_probe",
+                                metric=key[len("metric."):], doc="agent pairs of two groups touching this tick"))
 
     def contact_probe(state: dict) -> None:
         pos, rad, alive = state["pos"], state["radius"], state["alive"]
@@ -34,9 +54,6 @@ def contact_probe(env, pairs: list[list[str]]):
             state[key] = touch.sum((1, 2)).to(pos.dtype)
 
     return contact_probe
-
-
-contact_probe.worldloom_factory = True
 
 
 def with_contact_probe(world, overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:

@@ -1,8 +1,8 @@
 """The networks PPO trains: one actor per agent group (shared by its agents) and a critic.
 
-The actor maps one agent's observation ``[..., F]`` to 5 logits (discrete) or to the mean of a
-Gaussian over MPE's 5 continuous action values (continuous, with a learned state-independent log
-std). Parameter sharing is what makes a group's policy independent of its size: the exported ONNX
+The actor maps one agent's observation ``[..., F]`` to one logit per choice of the group's action
+space (discrete) or to the mean of a Gaussian over its continuous values (continuous, with a learned
+state-independent log std). Parameter sharing is what makes a group's policy independent of its size: the exported ONNX
 model serves 3 adversaries or 300 with the same weights.
 """
 
@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-N_ACTIONS = 5
+from engine.core.actions import ActionSpace, movement
 
 
 def mlp(sizes: list[int], activation: str, out_gain: float) -> nn.Sequential:
@@ -40,18 +40,21 @@ class Actor(nn.Module):
         torch.Size([8])
     """
 
-    def __init__(self, obs_size: int, action_type: str, hidden: list[int], activation: str = "tanh") -> None:
+    def __init__(self, obs_size: int, action: ActionSpace | str, hidden: list[int], activation: str = "tanh") -> None:
         super().__init__()
-        if action_type not in ("discrete", "continuous"):
-            raise ValueError(f"action_type: expected 'discrete' or 'continuous', got {action_type!r}")
-        self.obs_size, self.action_type = obs_size, action_type
+        if isinstance(action, str):
+            if action not in ("discrete", "continuous"):
+                raise ValueError(f"action_type: expected 'discrete' or 'continuous', got {action!r}")
+            action = movement(action)
+        self.space = action
+        self.obs_size, self.action_type = obs_size, action.kind
         self.hidden, self.activation = list(hidden), activation
-        self.net = mlp([obs_size, *hidden, N_ACTIONS], activation, out_gain=0.01)
-        if action_type == "continuous":
-            self.log_std = nn.Parameter(torch.full((N_ACTIONS,), -0.5))
+        self.net = mlp([obs_size, *hidden, action.n], activation, out_gain=0.01)
+        if not action.discrete:
+            self.log_std = nn.Parameter(torch.full((action.n,), -0.5))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Logits (discrete) or the Gaussian mean (continuous), ``[..., 5]``."""
+        """Logits (discrete) or the Gaussian mean (continuous), ``[..., n]``."""
         return self.net(obs)
 
     def distribution(self, obs: torch.Tensor) -> torch.distributions.Distribution:
@@ -69,21 +72,22 @@ class Actor(nn.Module):
     @torch.no_grad()
     def act(self, obs: torch.Tensor, generator: torch.Generator | None = None,
             deterministic: bool = False) -> torch.Tensor:
-        """Actions for env use: ints ``[...]`` in 0..4, or floats ``[..., 5]`` clipped to [0, 1]."""
+        """Actions for env use: ints ``[...]`` in 0..n-1, or floats ``[..., n]`` clipped to the space's range."""
         out = self.net(obs)
         if self.action_type == "discrete":
             if deterministic:
                 return out.argmax(-1)
             return sample_categorical(out, generator)
+        lo, hi = self.space.low, self.space.high
         if deterministic:
-            return out.clamp(0.0, 1.0)
+            return out.clamp(lo, hi)
         noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
-        return (out + noise * self.log_std.exp()).clamp(0.0, 1.0)
+        return (out + noise * self.log_std.exp()).clamp(lo, hi)
 
     def spec(self) -> dict:
         """What is needed to rebuild this actor from a checkpoint."""
-        return {"obs_size": self.obs_size, "action_type": self.action_type, "hidden": self.hidden,
-                "activation": self.activation}
+        return {"obs_size": self.obs_size, "action_type": self.action_type, "n_actions": self.space.n,
+                "hidden": self.hidden, "activation": self.activation}
 
 
 def sample_categorical(logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -103,7 +107,7 @@ def sample_with_log_prob(actor: Actor, obs: torch.Tensor, generator: torch.Gener
     std = actor.log_std.exp()
     raw = out + torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype) * std
     logp = torch.distributions.Normal(out, std.expand_as(out)).log_prob(raw).sum(-1)
-    return raw.clamp(0.0, 1.0), raw, logp
+    return raw.clamp(actor.space.low, actor.space.high), raw, logp
 
 
 class Critic(nn.Module):
@@ -124,7 +128,7 @@ class Critic(nn.Module):
 
 
 class ExportedPolicy(nn.Module):
-    """The deterministic part of an actor, as exported to ONNX: ``obs [batch, F]`` → ``[batch, 5]``.
+    """The deterministic part of an actor, as exported to ONNX: ``obs [batch, F]`` → ``[batch, n]``.
 
     Example:
         >>> actor = Actor(16, "discrete", [64, 64])
@@ -141,11 +145,16 @@ class ExportedPolicy(nn.Module):
         super().__init__()
         self.net = actor.net
         self.continuous = actor.action_type == "continuous"
+        self.low, self.high = actor.space.low, actor.space.high
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         out = self.net(obs)
-        return out.clamp(0.0, 1.0) if self.continuous else out
+        return out.clamp(self.low, self.high) if self.continuous else out
 
 
 def build_actor(spec: dict) -> Actor:
-    return Actor(spec["obs_size"], spec["action_type"], spec["hidden"], spec.get("activation", "tanh"))
+    """An actor from ``Actor.spec()`` (checkpoints from before ``n_actions`` was stored use the movement space)."""
+    space = movement(spec["action_type"])
+    if spec.get("n_actions", space.n) != space.n:
+        space = ActionSpace(space.kind, int(spec["n_actions"]), tuple(str(i) for i in range(int(spec["n_actions"]))))
+    return Actor(spec["obs_size"], space, spec["hidden"], spec.get("activation", "tanh"))

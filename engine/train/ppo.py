@@ -126,7 +126,7 @@ class PPOTrainer:
             torch.manual_seed(seed)
             for g in names:
                 plan = sim.groups[g]
-                actor = Actor(plan.obs_size, plan.action_type, cfg.hidden, cfg.activation).to(self.device)
+                actor = Actor(plan.obs_size, plan.action_space, cfg.hidden, cfg.activation).to(self.device)
                 c_in = plan.obs_size if cfg.critic == "local" else self.state_size + plan.size
                 critic = Critic(c_in, cfg.hidden, cfg.activation).to(self.device)
                 opt = torch.optim.Adam(list(actor.parameters()) + list(critic.parameters()), lr=cfg.lr, eps=1e-5)
@@ -159,11 +159,9 @@ class PPOTrainer:
         for g, lr in self.learners.items():
             plan = self.sim.groups[g]
             A, F = lr.size, plan.obs_size
-            cont = plan.action_type == "continuous"
             lr.buf = {
                 "obs": torch.zeros(T, B, A, F, device=self.device),
-                "act": torch.zeros((T, B, A, 5) if cont else (T, B, A), device=self.device,
-                                   dtype=torch.float32 if cont else torch.int64),
+                "act": plan.action_space.zeros((T, B, A), torch.float32, self.device),
                 "logp": torch.zeros(T, B, A, device=self.device),
                 "val": torch.zeros(T, B, A, device=self.device),
                 "rew": torch.zeros(T, B, A, device=self.device),
@@ -190,7 +188,7 @@ class PPOTrainer:
                 self._state_buf[t] = state
             actions = {}
             for g, lr in self.learners.items():
-                obs = sim.state["obs." + g].to(torch.float32)
+                obs = sim.state[sim.groups[g].obs_key].to(torch.float32)
                 env_a, stored, logp = sample_with_log_prob(lr.actor, obs, self.gen)
                 b = lr.buf
                 b["obs"][t], b["act"][t], b["logp"][t] = obs, stored, logp
@@ -220,7 +218,7 @@ class PPOTrainer:
             timers.sim += t2 - t1
         self.global_step += cfg.rollout * sim.num_worlds
         state = global_state(sim.state) if self._state_buf is not None else None
-        self._last_values = {g: lr.critic(self._critic_input(lr, sim.state["obs." + g].to(torch.float32), state))
+        self._last_values = {g: lr.critic(self._critic_input(lr, sim.state[sim.groups[g].obs_key].to(torch.float32), state))
                              for g, lr in self.learners.items()}
 
     def _track_episodes(self, info: dict) -> None:
