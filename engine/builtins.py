@@ -13,7 +13,7 @@ import importlib
 from typing import Any
 
 from engine.core.app import App
-from engine.core.kinds import ObservationKind, RewardKind, SystemKind
+from engine.core.kinds import ObservationKind, RewardKind
 from engine.core.random import COUNTER, KEY
 from engine.core.state import StateDecl
 

@@ -140,7 +140,8 @@ def plan_import(dotted: str, base_dir: Path | None, trust: TrustPolicy) -> tuple
         where = f" beside the world file ({base_dir}) or" if base_dir else ""
         raise UserError(f"cannot find module {top!r} for {dotted!r}: expected {top}.py{where} an installed module")
     origin = Path(spec.origin).resolve() if spec.origin and spec.origin not in ("built-in", "frozen") else None
-    trusted = trust.allows_module(module_name) or (origin is not None and origin.is_relative_to(_PACKAGE_ROOT / "engine"))
+    own = origin is not None and origin.is_relative_to(_PACKAGE_ROOT / "engine")
+    trusted = trust.allows_module(module_name) or own
     if not trusted:
         raise UserError(f"{dotted!r} would import the installed module {module_name!r}"
                         f"{f' ({origin})' if origin else ''}, which is not trusted; {_how_to_allow(top)}")

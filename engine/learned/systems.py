@@ -1,8 +1,9 @@
 """The tick functions of learned plugins: policy → actions, dynamics → state, with guards and shadow.
 
 Shadow mode keeps an open-loop twin of ``pos``/``vel`` in the state dict (``shadow.<plugin>.pos``,
-``.vel``, declared with ``reset: copy:pos``/``copy:vel``), advanced by the hand-coded system the plugin
-replaces, so snapshots, restores and resets carry it like any other declared state. Per tick it reports (as ``metric.<plugin>.*`` tensors ``[B]``):
+``.vel``, declared with ``reset: copy:pos``/``copy:vel``), advanced by the hand-coded system the
+plugin replaces, so snapshots, restores and resets carry it like any other declared state. Per tick
+it reports (as ``metric.<plugin>.*`` tensors ``[B]``):
 
 * ``drift_pos`` / ``drift_vel`` — mean L2 distance between world and twin over the bound entities
   (accumulated since the last resync or reset), ``drift_pos_max`` the largest;

@@ -29,6 +29,7 @@ from engine.record.format import (
     write_shard,
 )
 
+
 def package_versions() -> dict[str, str | None]:
     """Versions of the packages whose numerics a recording depends on."""
     out: dict[str, str | None] = {"python": platform.python_version()}

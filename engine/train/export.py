@@ -1,8 +1,9 @@
 """Export trained policies to ONNX plugins: ``<group>.onnx`` + a README of the I/O contract.
 
 Each model takes ``obs`` float32 ``[batch, F]`` (dynamic batch: one call serves every agent of every
-world) and returns ``logits`` ``[batch, n]`` (discrete, one per choice of the group's action space; the
-policy plugin takes the argmax or samples) or ``action`` ``[batch, n]`` in the space's range (continuous). ``engine.learned.export_torch_module`` checks
+world) and returns ``logits`` ``[batch, n]`` (discrete, one per choice of the group's action space;
+the policy plugin takes the argmax or samples) or ``action`` ``[batch, n]`` in the space's range
+(continuous). ``engine.learned.export_torch_module`` checks
 ONNX Runtime against torch before the file replaces the old one.
 """
 

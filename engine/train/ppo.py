@@ -218,8 +218,9 @@ class PPOTrainer:
             timers.sim += t2 - t1
         self.global_step += cfg.rollout * sim.num_worlds
         state = global_state(sim.state) if self._state_buf is not None else None
-        self._last_values = {g: lr.critic(self._critic_input(lr, sim.state[sim.groups[g].obs_key].to(torch.float32), state))
-                             for g, lr in self.learners.items()}
+        self._last_values = {
+            g: lr.critic(self._critic_input(lr, sim.state[sim.groups[g].obs_key].to(torch.float32), state))
+            for g, lr in self.learners.items()}
 
     def _track_episodes(self, info: dict) -> None:
         for k in self.metric_keys:
