@@ -81,7 +81,7 @@ def _load_world_extensions(app: App) -> None:
     """The world file's ``extensions:``: dotted paths to objects with ``build(app)``, under the trust policy."""
     for i, dotted in enumerate(app.loaded.spec.extensions):
         path = ("extensions", i)
-        obj = app.resolve(dotted, path)
+        obj = app.resolve(dotted, path, module_ok=True)
         build_fn = getattr(obj, "build", None)
         if not callable(build_fn):
             raise app.ctx.error(path, f"{dotted!r} has no build(app) method; expected an extension: an object or "

@@ -9,8 +9,16 @@ import time
 from engine.errors import UserError, WorldError
 
 
+def add_trust_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust", action="append", default=[], metavar="PATH_OR_MODULE",
+                   help="allow the world to import code from this folder/file or installed module (code beside "
+                        "the shipped worlds/plugins is always allowed; '*' allows everything); repeatable; "
+                        "same as WORLDLOOM_TRUST")
+
+
 def add_world_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("world", help="world file (or the name of a shipped world, e.g. tag)")
+    add_trust_arg(p)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value of the world file, e.g. --set entities.adversary.count=16 "
                         "('*' matches every key: --set 'agents.*.action=continuous'); repeatable")

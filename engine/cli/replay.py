@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 
-from engine.cli.common import Progress, parse_overrides
+from engine.cli.common import Progress, add_trust_arg, parse_overrides
 
 
 def add_parser(sub) -> None:
@@ -21,6 +21,7 @@ def add_parser(sub) -> None:
                                    "With --world OTHER: report the divergence per step (exit 0).")
     p.add_argument("recording", help="folder written by `worldloom record`")
     p.add_argument("--world", default=None, help="re-simulate in this world instead (counterfactual)")
+    add_trust_arg(p)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value on top of the recorded overrides; repeatable")
     p.add_argument("--device", default=None, help="torch device (default: the recorded one)")

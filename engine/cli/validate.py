@@ -1,4 +1,4 @@
-"""``worldloom validate WORLD``: check a world file (schema, cross-references, plugin contracts)."""
+"""``worldloom validate WORLD``: check a world file (schema, cross-references, contracts, user code)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,39 @@ from engine.cli.common import add_world_args, parse_overrides
 def add_parser(sub) -> None:
     p = sub.add_parser("validate", help="check a world file and report the first problem with file:line:col",
                        description="Validate a world file: syntax, schema, references between sections, "
-                                   "system and term parameters, ONNX plugin contracts. Exit status 2 on error.")
+                                   "system and term parameters, ONNX plugin contracts, and a dry run of the "
+                                   "user code it names (under the trust policy). Exit status 2 on error.")
     add_world_args(p)
+    p.add_argument("--state", action="store_true", help="also list every declared state entry")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from engine.build import build_world
+    from engine.builtins import describe_state
+    from engine.sim import Sim
     from engine.world.loader import load_world
 
     loaded = load_world(args.world, parse_overrides(args.overrides))
     plan = build_world(loaded, device="cpu")
+    if plan.app.user_checks:
+        Sim(plan, num_worlds=1).close()  # the dry run of user code at load
     spec = plan.spec
     print(f"{loaded.path}: ok — world {spec.name!r} (format version {spec.version})")
     print(f"  entities: {plan.layout.n} slots: " + ", ".join(
         f"{t.name} {t.count}/{t.capacity}" for t in plan.layout.types.values()))
     for g in plan.groups.values():
-        print(f"  agents {g.name}: {g.size} × observation [{g.obs_size}], {g.action_type} actions, "
+        print(f"  agents {g.name}: {g.size} × observation [{g.obs_size}], actions: {g.action_space.describe()}, "
               f"{len(g.reward_fns)} reward term(s)")
     print("  systems: " + " → ".join(s.name for s in plan.systems))
     for name, p in plan.plugins.items():
         print(f"  plugin {name}: {p.describe()}")
+    for dotted, key, file in plan.app.code:
+        print(f"  code: {key} → {dotted} ({file or 'built-in'})")
+    if not plan.app.code:
+        print("  code: none beyond worldloom's built-ins")
+    if args.state:
+        for row in describe_state(plan.app):
+            print(f"  state {row['name']}: {row['scope']} {row['shape']} {row['dtype']}, reset {row['reset']}, "
+                  f"owner {row['owner']}" + (f" — {row['doc']}" if row["doc"] else ""))
     return 0

@@ -56,6 +56,7 @@ class App(BuildEnv):
     spawn_plans: list = field(default_factory=list)
     observers: list[Callable[[Any], Any]] = field(default_factory=list)
     pre_tick: list[Callable[[dict, Any, int], None]] = field(default_factory=list)
+    code: list[tuple[str, str, str | None]] = field(default_factory=list)  # (dotted, key path, file) resolved
     frozen: bool = False
 
     # ------------------------------------------------------------------ declarations
@@ -140,11 +141,15 @@ class App(BuildEnv):
         return f"unknown {what} {name!r}{hint}; expected one of: {', '.join(table)}"
 
     # ------------------------------------------------------------------ code and schedule
-    def resolve(self, dotted: str, path: tuple) -> Any:
+    def resolve(self, dotted: str, path: tuple, module_ok: bool = False) -> Any:
         """A dotted path of the world file → the object, under the trust policy; errors are located."""
+        from engine.world.yamlio import format_path
+
         where = self.ctx.where(path)
         try:
-            return resolve(dotted, self.loaded.base_dir, self.trust)
+            obj = resolve(dotted, self.loaded.base_dir, self.trust, module_ok)
+            self.code.append((dotted, format_path(path), getattr(obj, "__file__", None) or source_file(obj)))
+            return obj
         except UserCodeError as e:
             raise UserCodeError(e.message, where=where, user_frame=e.user_frame) from e.__cause__
         except UserError as e:

@@ -5,7 +5,8 @@ invisible to snapshots and replays. Instead each world carries a random *key* an
 state (``rng.key``, ``rng.counter``, both ``[B]`` int64, declared like any other entry); a draw is a
 hash of (key, counter, stream, call, element). Draws are therefore a pure function of the state:
 ``snapshot()``/``restore()`` and ``replay`` reproduce them bit for bit, eager and compiled ticks
-give the same numbers, and worlds are independent of each other and of the batch size.
+draw the same bits (``normal`` may differ in the last float bit: log and cos are vectorised
+differently), and worlds are independent of each other and of the batch size.
 
 Use it from a system or a term:
 

@@ -119,14 +119,18 @@ def _how_to_allow(what: str) -> str:
             f"{ENV_VAR}={what}")
 
 
-def plan_import(dotted: str, base_dir: Path | None, trust: TrustPolicy) -> tuple[str, str, Path | None]:
+def plan_import(dotted: str, base_dir: Path | None, trust: TrustPolicy,
+                module_ok: bool = False) -> tuple[str, str | None, Path | None]:
     """Where ``dotted`` would be imported from, checked against ``trust`` *without importing anything*.
 
-    Returns ``(module name to import, attribute, file)``; raises ``UserError`` when the path is
-    malformed, the module does not exist, or the policy does not allow it.
+    Returns ``(module name to import, attribute or None, file)``; ``module_ok`` accepts a bare module
+    (``weather``) for an extension. Raises ``UserError`` when the path is malformed, the module does
+    not exist, or the policy does not allow it.
     """
     module_name, _, attr = dotted.rpartition(".")
-    if not module_name or not attr or not all(p.isidentifier() for p in dotted.split(".")):
+    if module_ok and not module_name:
+        module_name, attr = dotted, None
+    if not module_name or (attr is not None and not attr) or not all(p.isidentifier() for p in dotted.split(".")):
         raise UserError(f"expected a dotted path like module.function, got {dotted!r}")
     top = module_name.split(".")[0]
     beside = _beside(base_dir, top)
@@ -148,19 +152,21 @@ def plan_import(dotted: str, base_dir: Path | None, trust: TrustPolicy) -> tuple
     return module_name, attr, origin
 
 
-def resolve(dotted: str, base_dir: Path | None, trust: TrustPolicy) -> Any:
+def resolve(dotted: str, base_dir: Path | None, trust: TrustPolicy, module_ok: bool = False) -> Any:
     """``module.attr`` → the object, imported under the trust policy. Errors are ``UserError``\\ s
     (the builder adds the world-file location); an exception raised while importing user code is a
     ``UserCodeError`` that points at the user's file and line."""
     from engine.errors import UserCodeError
 
-    module_name, attr, origin = plan_import(dotted, base_dir, trust)
+    module_name, attr, origin = plan_import(dotted, base_dir, trust, module_ok)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         raise UserError(f"cannot import module {module_name.split('.', 1)[-1]!r} for {dotted!r}: {e}") from None
     except Exception as e:  # the user's module raised while being imported
         raise UserCodeError.from_exception(f"importing {dotted!r}", e, origin) from e
+    if attr is None:
+        return module
     try:
         return getattr(module, attr)
     except AttributeError:

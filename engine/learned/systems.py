@@ -59,23 +59,14 @@ def _policy_system(host: PluginHost):
     return policy
 
 
-def _dynamics_system(host: PluginHost):
-    from engine.systems.physics import make_action_forces
-
-    spec = host.spec
-    env = host.app
-    hand = host_replaced_fn(host)
-    action_forces = make_action_forces(env)
-    idx, K = host.idx, host.rows_per_world
-    sizes = [host._comp_size(c) for c in host.write]
-    mode, on_nan = host.mode, spec.on_nan
+def _make_projection(host: PluginHost):
+    """The constraints of the world file projected onto the learned state: bounds, max speed, non-penetration."""
+    env, idx = host.app, host.idx
     arena = env.params.arena
     lo = env.tensor([arena[0], arena[2]])
     hi = env.tensor([arena[1], arena[3]])
-    constraints = list(spec.constraints)
+    constraints = list(host.spec.constraints)
     bound_rows = _rows(env.layout.n, idx, env.device)  # [1, N, 1]: made once, not per tick
-    shadow, resync_above = spec.shadow, spec.resync_above
-    name = host.name
 
     def project(state: dict) -> None:
         if "bounds" in constraints:
@@ -88,45 +79,15 @@ def _dynamics_system(host: PluginHost):
         if "non_penetration" in constraints:
             state["pos"] = _push_out(state, idx)
 
-    def dynamics(state: dict) -> None:
-        B = state["pos"].shape[0]
-        pre = dict(state)
-        if not host.enabled:
-            hand(state)
-            state["metric." + name + ".nonfinite"] = _zeros(host, B, state["pos"])
-            _shadow_and_metrics(state, pre, B, learned=False)
-            return
-        state["action_force"] = action_forces(state)
-        pre["action_force"] = state["action_force"]
-        out = host.infer(state).view(B, K, -1)
-        bad, counts = host.check_finite(out, B)
-        state["metric." + name + ".nonfinite"] = _zeros(host, B, out) if counts is None else counts.to(out.dtype)
-        if bad is not None and (on_nan == "zero" or on_nan == "fallback"):
-            out = torch.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
-        moving = (state["movable"] & state["alive"])[:, idx].unsqueeze(-1)
-        off = 0
-        for comp, size in zip(host.write, sizes):
-            cur = state[comp][:, idx]
-            val = out[..., off:off + size].reshape(cur.shape).to(cur.dtype)
-            off += size
-            new = cur + val if mode == "add" else val
-            new = torch.where(moving.view(moving.shape + (1,) * (new.dim() - 3)), new, cur)
-            if host.covers_all:
-                state[comp] = new
-            else:
-                full = state[comp].clone()
-                full[:, idx] = new
-                state[comp] = full
-        project(state)
-        if on_nan == "fallback" and bad is not None:
-            ref = dict(pre)
-            hand(ref)
-            for comp in host.write:
-                m = bad.view((B,) + (1,) * (state[comp].dim() - 1))
-                state[comp] = torch.where(m, ref[comp], state[comp])
-        _shadow_and_metrics(state, pre, B, learned=True)
+    return project
 
-    def _shadow_and_metrics(state: dict, pre: dict, B: int, learned: bool) -> None:
+
+def _make_shadow(host: PluginHost, hand):
+    """Advance the open-loop twin with the hand-coded system and write the drift metrics (or nothing)."""
+    spec, idx, name = host.spec, host.idx, host.name
+    shadow, resync_above = spec.shadow, spec.resync_above
+
+    def shadow_and_metrics(state: dict, pre: dict, B: int) -> None:
         if not shadow:
             return
         twin = dict(pre)
@@ -151,6 +112,63 @@ def _dynamics_system(host: PluginHost):
             state["metric." + name + ".resync"] = re.to(state["pos"].dtype)
         state["shadow." + name + ".pos"] = twin["pos"]
         state["shadow." + name + ".vel"] = twin["vel"]
+
+    return shadow_and_metrics
+
+
+def _scatter(host: PluginHost, state: dict, out: torch.Tensor, sizes: list[int]) -> None:
+    """Write the model's output rows into the bound components (add or set), for moving entities only."""
+    idx = host.idx
+    moving = (state["movable"] & state["alive"])[:, idx].unsqueeze(-1)
+    off = 0
+    for comp, size in zip(host.write, sizes):
+        cur = state[comp][:, idx]
+        val = out[..., off:off + size].reshape(cur.shape).to(cur.dtype)
+        off += size
+        new = cur + val if host.mode == "add" else val
+        new = torch.where(moving.view(moving.shape + (1,) * (new.dim() - 3)), new, cur)
+        if host.covers_all:
+            state[comp] = new
+        else:
+            full = state[comp].clone()
+            full[:, idx] = new
+            state[comp] = full
+
+
+def _dynamics_system(host: PluginHost):
+    from engine.systems.physics import make_action_forces
+
+    hand = host_replaced_fn(host)
+    action_forces = make_action_forces(host.app)
+    K, on_nan, name = host.rows_per_world, host.spec.on_nan, host.name
+    sizes = [host._comp_size(c) for c in host.write]
+    project = _make_projection(host)
+    shadow_and_metrics = _make_shadow(host, hand)
+
+    def dynamics(state: dict) -> None:
+        B = state["pos"].shape[0]
+        pre = dict(state)
+        if not host.enabled:
+            hand(state)
+            state["metric." + name + ".nonfinite"] = _zeros(host, B, state["pos"])
+            shadow_and_metrics(state, pre, B)
+            return
+        state["action_force"] = action_forces(state)
+        pre["action_force"] = state["action_force"]
+        out = host.infer(state).view(B, K, -1)
+        bad, counts = host.check_finite(out, B)
+        state["metric." + name + ".nonfinite"] = _zeros(host, B, out) if counts is None else counts.to(out.dtype)
+        if bad is not None and (on_nan == "zero" or on_nan == "fallback"):
+            out = torch.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        _scatter(host, state, out, sizes)
+        project(state)
+        if on_nan == "fallback" and bad is not None:
+            ref = dict(pre)
+            hand(ref)
+            for comp in host.write:
+                m = bad.view((B,) + (1,) * (state[comp].dim() - 1))
+                state[comp] = torch.where(m, ref[comp], state[comp])
+        shadow_and_metrics(state, pre, B)
 
     return dynamics
 
