@@ -175,7 +175,8 @@ def test_no_five_wide_action_literal_outside_the_action_space() -> None:
         for i, line in _code_lines(p).items():
             if ACTION_LITERALS.search(line):
                 hits.append(f"{p.relative_to(ENGINE.parent)}:{i}: {line.strip()}")
-    assert not hits, "use the group's ActionSpace (engine.core.actions) instead of a 5-wide literal:\n" + "\n".join(hits)
+    assert not hits, ("use the group's ActionSpace (engine.core.actions) instead of a 5-wide literal:\n"
+                      + "\n".join(hits))
 
 
 def test_the_literal_check_would_catch_one() -> None:

@@ -71,7 +71,8 @@ def test_wrong_custom_observation_size(tmp_path: Path, capsys) -> None:
         """, system="{bounds: {}}", obs="{custom: {fn: mine.three, size: 2}}")
     code, err = _run(path, capsys, "validate")
     assert code == 2 and "Traceback" not in err
-    assert "world.yaml:8:" in err and "observation term 'mine.three' returned shape [1, 2, 3]; expected [1, 2, 2]" in err
+    assert "world.yaml:8:" in err
+    assert "observation term 'mine.three' returned shape [1, 2, 3]; expected [1, 2, 2]" in err
     assert "mine.py" in err
 
 
