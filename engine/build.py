@@ -173,11 +173,11 @@ def _groups(loaded: LoadedWorld, layout: Layout) -> dict[str, GroupPlan]:
 
 
 def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins: bool = True,
-                num_worlds: int = 1, trust: TrustPolicy | None = None) -> WorldPlan:
+                trust: TrustPolicy | None = None) -> WorldPlan:
     """Resolve a validated world on ``device``; raises ``WorldError`` for cross-section mistakes.
 
-    ``num_worlds`` sizes defaults that depend on the batch; ``trust`` is the policy for the code the
-    world names (default: the package's own code and ``WORLDLOOM_TRUST``). ``plugins=False`` skips
+    ``trust`` is the policy for the code the world names (default: the package's own code and
+    ``WORLDLOOM_TRUST``). ``plugins=False`` skips
     the ONNX plugins (the world runs with its hand-coded systems).
     """
     from engine.builtins import install_extensions
@@ -194,7 +194,7 @@ def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins
     mortal = {t for t, et in spec.entities.items() if et.lifecycle and et.lifecycle.despawn_on_contact}
     mortal |= {t for t, s in layout.types.items() if s.count < s.capacity}
     table = StateTable(layout.n, {g.name: g.size for g in groups.values()}, layout.float_dtype, device)
-    app = App(loaded, layout, groups, device, loaded.ctx, mortal, num_worlds, state=table,
+    app = App(loaded, layout, groups, device, loaded.ctx, mortal, state=table,
               trust=trust if trust is not None else TrustPolicy.from_args())
     app.spawn_plans = spawn
     plan = WorldPlan(loaded, app, {k: v.to(device) for k, v in initial.items()}, alive0.to(device), spawn)

@@ -298,7 +298,7 @@ def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch
     """
     loaded = load_world(world_path, overrides, origin=override_origin)
     policy = trust if isinstance(trust, TrustPolicy) else TrustPolicy.from_args(trust)
-    plan = build_world(loaded, device=device, num_worlds=num_worlds, trust=policy)
+    plan = build_world(loaded, device=device, trust=policy)
     if threads is not None:
         n = default_threads(num_worlds, plan.layout.n) if threads == "auto" else int(threads)
         torch.set_num_threads(max(1, n))

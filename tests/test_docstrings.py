@@ -5,7 +5,10 @@ import importlib
 
 import pytest
 
-MODULES = ["engine.sim", "engine.errors", "engine.world.loader", "engine.world.yamlio"]
+MODULES = ["engine.sim", "engine.errors", "engine.world.loader", "engine.world.yamlio", "engine.core.state",
+           "engine.core.random", "engine.core.resolver", "engine.core.actions", "engine.extend",
+           "engine.learned.model", "engine.learned.runner", "engine.views.play.input", "engine.views.sim_view",
+           "engine.render.frame"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,7 +8,7 @@ import json
 def world_json_schema() -> dict:
     """The JSON Schema (draft 2020-12) of world files, generated from ``engine.world.schema``."""
     from engine.world.schema import FORMAT_VERSION, WorldSpec
-    from engine.world.spec import dataclass_schema
+    from engine.world.validation import dataclass_schema
 
     defs: dict = {}
     top = dataclass_schema(WorldSpec, defs)

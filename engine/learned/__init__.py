@@ -9,7 +9,7 @@ Importing this package does not import onnxruntime; the names that need it load 
 
 Example:
     >>> from engine.learned import OnnxModel, BoundRunner, check_contract, TensorSpec
-    >>> model = OnnxModel("plugins/tag_prey/policy.onnx", providers="auto", name="prey_brain")
+    >>> model = OnnxModel("plugins/tag_bc/prey.onnx", providers="auto", name="prey_brain")
     >>> check_contract(model, [TensorSpec("obs", torch.float32, (14,))],
     ...                [TensorSpec("logits", torch.float32, (5,))], "prey_brain")
     >>> logits = BoundRunner(model).run({"obs": obs})["logits"]

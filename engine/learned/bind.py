@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from engine.world.schema import PluginSpec
-from engine.world.spec import describe
+from engine.world.validation import describe
 
 CONSTRAINTS = ("bounds", "max_speed", "non_penetration")
 #: Inputs up to this many elements are copied into a persistent buffer, so IOBinding keeps its binding

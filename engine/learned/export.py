@@ -74,7 +74,7 @@ def export_torch_module(
     `ExportError` is raised and `path` is left as it was.
 
     Example:
-        >>> report = export_torch_module(policy, {"obs": torch.zeros(8, 14)}, "plugins/tag_prey/policy.onnx")
+        >>> report = export_torch_module(policy, {"obs": torch.zeros(8, 14)}, "plugins/tag_bc/prey.onnx")
         >>> report.max_abs_diff < 1e-4
         True
     """

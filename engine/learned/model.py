@@ -40,7 +40,7 @@ class OnnxModel:
     plugin's name, used in every message. `device_id` is the GPU the CUDA provider uses.
 
     Example:
-        >>> model = OnnxModel("plugins/tag_prey/policy.onnx", providers="cpu", name="prey_brain")
+        >>> model = OnnxModel("plugins/tag_bc/prey.onnx", providers="cpu", name="prey_brain")
         >>> model.provider
         'CPUExecutionProvider'
         >>> [(s.name, s.describe()) for s in model.inputs]

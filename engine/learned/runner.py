@@ -29,7 +29,7 @@ class BoundRunner:
     alternating between a few batch sizes does not reallocate.
 
     Example:
-        >>> runner = BoundRunner(OnnxModel("policy.onnx", providers="cpu"))
+        >>> runner = BoundRunner(OnnxModel("plugins/tag_bc/prey.onnx", providers="cpu"))
         >>> out = runner.run({"obs": torch.zeros(4096, 14)})
         >>> out["logits"].shape
         torch.Size([4096, 5])

@@ -22,7 +22,7 @@ from engine.core.kinds import SystemKind, UserSystem
 from engine.core.state import StateDecl
 from engine.core.system import SystemDecl
 from engine.errors import UserCodeError
-from engine.world.spec import describe, fld, parse_dataclass
+from engine.world.validation import describe, fld, parse_dataclass
 
 
 @dataclass(kw_only=True)

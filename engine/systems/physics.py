@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.core.actions import continuous_action_force, direction_table, discrete_action_force
-from engine.world.spec import fld
+from engine.world.validation import fld
 
 #: Up to this many entities per world, contacts are computed on the list of entity pairs (see below).
 PAIR_LIST_MAX_ENTITIES = 12

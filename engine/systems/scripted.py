@@ -12,7 +12,7 @@ import torch
 
 from engine.core.actions import direction_table, direction_to_action
 from engine.world.env import BuildEnv
-from engine.world.spec import fld
+from engine.world.validation import fld
 
 
 @dataclass(kw_only=True)

@@ -7,7 +7,7 @@ from typing import Any
 from engine.core.app import App
 from engine.core.state import StateDecl
 from engine.world.env import GroupPlan
-from engine.world.spec import describe, parse_dataclass
+from engine.world.validation import describe, parse_dataclass
 
 
 def term_entry(app: App, entry: Any, path: tuple) -> tuple[str, Any]:

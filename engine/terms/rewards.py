@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.world.env import BuildEnv, GroupPlan
-from engine.world.spec import fld
+from engine.world.validation import fld
 
 
 @dataclass(kw_only=True)

@@ -1,6 +1,6 @@
 """Training configuration: a YAML file validated into ``TrainConfig``, located errors included.
 
-The same validator as world files (``engine.world.spec``) reads it, so a typo in a config is reported
+The same validator as world files (``engine.world.validation``) reads it, so a typo in a config is reported
 as ``file:line:col: key.path: expected …, got …`` with a did-you-mean hint, and ``--cfg key=value``
 overrides are checked exactly like the file. Each shipped world may have its own defaults in
 ``engine/train/configs/<world>.yaml``; other worlds use ``configs/default.yaml``.
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from engine.errors import WorldError
 from engine.world.loader import apply_overrides
-from engine.world.spec import Ctx, fld, parse_dataclass
+from engine.world.validation import Ctx, fld, parse_dataclass
 from engine.world.yamlio import Document, load_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"

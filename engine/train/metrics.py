@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.core.kinds import system
 from engine.core.state import StateDecl
-from engine.world.spec import fld
+from engine.world.validation import fld
 
 PREFIX = "metric.contacts."
 

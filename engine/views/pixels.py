@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from engine.errors import UserError
-from engine.world.spec import fld
+from engine.world.validation import fld
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -16,7 +16,7 @@ import torch
 from engine.storage import EntitySlice, Layout
 from engine.world.loader import LoadedWorld
 from engine.world.schema import AgentGroup, WorldParams
-from engine.world.spec import Ctx
+from engine.world.validation import Ctx
 
 
 @dataclass
@@ -87,7 +87,6 @@ class BuildEnv:
     device: torch.device
     ctx: Ctx
     mortal_types: set[str]
-    num_worlds: int = 1
 
     @property
     def params(self) -> WorldParams:

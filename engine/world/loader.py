@@ -15,7 +15,7 @@ from typing import Any
 from engine.errors import WorldError
 from engine.paths import resolve_world
 from engine.world.schema import WorldSpec
-from engine.world.spec import Ctx, parse_dataclass
+from engine.world.validation import Ctx, parse_dataclass
 from engine.world.yamlio import Document, format_path, load_yaml, parse_scalar
 
 

@@ -1,7 +1,7 @@
 """The world format, version 1: one dataclass per section of a world file.
 
 These classes are the single source of truth for what a world file may contain: the validator
-(``engine.world.spec``) checks files against them and ``worldloom schema`` writes the JSON Schema
+(``engine.world.validation``) checks files against them and ``worldloom schema`` writes the JSON Schema
 that editors autocomplete from (shipped as ``worlds/world.schema.json``). Semantic checks that span
 sections (an agent group naming an entity type that exists, system parameters, observation terms)
 happen when the world is built (``engine.build``), with the same located messages.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.world.spec import Ctx, describe, fld
+from engine.world.validation import Ctx, describe, fld
 
 FORMAT_VERSION = 1
 #: Upper bounds that keep a typo from allocating the machine away; documented in docs/world-format.md.

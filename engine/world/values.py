@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine.world.spec import Ctx, describe
+from engine.world.validation import Ctx, describe
 
 
 def shape_of(value: Any) -> tuple[int, ...] | None:

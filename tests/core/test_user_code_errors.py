@@ -131,3 +131,19 @@ def test_traceback_flag_shows_everything(tmp_path: Path, capsys) -> None:
     assert main(["--traceback", "validate", str(path), "--trust", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and "boom" in err
+
+
+def test_old_style_factories_still_work_with_a_deprecation_warning(tmp_path: Path) -> None:
+    path = _setup(tmp_path, """\
+        def make(env, k=1.0):
+            def tick(state):
+                state["vel"] = state["vel"] * 0 + k
+            return tick
+
+        make.worldloom_factory = True
+        """, system="{system: mine.make, params: {k: 0.5}}")
+    with pytest.warns(DeprecationWarning, match="worldloom_factory"):
+        sim = engine.make(path, trust=True)
+    sim.reset(seed=0)
+    sim.step(sim.sample_actions())
+    assert float(sim.state["vel"].max()) <= 0.5 + 1e-6
