@@ -6,6 +6,10 @@ anchors' virtual environments (``bash ../shared/anchors/setup.sh`` creates them,
     .venv/bin/python tools/bench_vs_peers.py --anchors ../shared/anchors --out docs/bench/peers.jsonl
 
 Writes every JSON line to --out and a markdown table (ratios = worldloom / peer) to stdout.
+
+``--baseline DIR`` also times another checkout of worldloom (e.g. ``git worktree add /tmp/before
+<commit>``) in the same run, right before each peer, with this venv: the table then gives the ratio
+before and after a change, measured under the same conditions.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def main() -> int:
     p.add_argument("--warmup", default="2")
     p.add_argument("--out", default=None)
     p.add_argument("--only", type=int, default=None, help="run only config number N (0-based)")
+    p.add_argument("--baseline", default=None, help="another worldloom checkout to time the same way (before/after)")
     a = p.parse_args()
     anchors = Path(a.anchors).resolve()
     env_lines = subprocess.run(["bash", str(anchors / "setup.sh")], capture_output=True, text=True,
@@ -58,6 +63,11 @@ def main() -> int:
     pys = dict(line.split("=", 1) for line in env_lines if "=" in line)
     common = ["--seconds", a.seconds, "--repeats", a.repeats, "--warmup", a.warmup]
     wl = [str(ROOT / ".venv" / "bin" / "worldloom"), "bench", "worlds/tag.yaml"]
+    base_env = None
+    if a.baseline:
+        base = Path(a.baseline).resolve()
+        base_env = dict(os.environ, PYTHONPATH=str(base), WORLDLOOM_HOME=str(base))
+        wl_base = [str(ROOT / ".venv" / "bin" / "python"), "-m", "engine.cli.main", "bench", "worlds/tag.yaml"]
     rows = []
     results = []
     for i, (name, ours_args, peers) in enumerate(CONFIGS):
@@ -65,22 +75,30 @@ def main() -> int:
             continue
         for label, var, script, peer_args in peers:
             ours = run_json(wl + ours_args + common + ["--json"], ROOT)
+            before = run_json(wl_base + ours_args + common + ["--json"], base, base_env) if base_env else None
             env = dict(os.environ)
             peer = run_json([pys[var], script] + peer_args + common, anchors, env)
             ratio = ours["agent_steps_per_s_median"] / peer["agent_steps_per_s_median"]
-            rows.append((name, label, ours, peer, ratio))
+            rows.append((name, label, ours, peer, ratio, before))
             results += [ours | {"config": name}, peer | {"config": name}]
+            if before:
+                results.append(before | {"config": name, "baseline": str(a.baseline)})
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         with open(a.out, "a") as f:
             for r in results:
                 f.write(json.dumps(r) + "\n")
-    print("| config | worldloom agent-steps/s (median) | peer | peer agent-steps/s (median) | ratio |")
-    print("|---|---:|---|---:|---:|")
-    for name, label, ours, peer, ratio in rows:
-        print(f"| {name} | {ours['agent_steps_per_s_median']:,.0f} ({ours['torch_threads']} thr, "
-              f"{'compiled' if ours['compiled'] else 'eager'}) | {label} | "
-              f"{peer['agent_steps_per_s_median']:,.0f} | **{ratio:.1f}×** |")
+    extra = " baseline ratio | change |" if a.baseline else ""
+    print("| config | worldloom agent-steps/s (median) | peer | peer agent-steps/s (median) | ratio |" + extra)
+    print("|---|---:|---|---:|---:|" + ("---:|---:|" if a.baseline else ""))
+    for name, label, ours, peer, ratio, before in rows:
+        line = (f"| {name} | {ours['agent_steps_per_s_median']:,.0f} ({ours['torch_threads']} thr, "
+                f"{'compiled' if ours['compiled'] else 'eager'}) | {label} | "
+                f"{peer['agent_steps_per_s_median']:,.0f} | **{ratio:.1f}×** |")
+        if before:
+            b = before["agent_steps_per_s_median"] / peer["agent_steps_per_s_median"]
+            line += f" {b:.1f}× | {100 * (ratio / b - 1):+.0f} % |"
+        print(line)
     return 0
 
 
