@@ -70,6 +70,7 @@ class Sim:
         self.external_groups = [g for g in self.groups if g not in self.controlled_by]
         self._pre_tick = list(plan.app.pre_tick)
         self._metrics = self.table.metrics()
+        self._masked = [g for g in self.groups.values() if g.mask_fns]
         self.plugins = plan.plugins
         for host in self.plugins.values():
             host.generator = self._gen
@@ -181,6 +182,8 @@ class Sim:
         any_done = bool(st["any_done"])
         if self._metrics:
             info["metrics"] = {m: st[k].mean() for m, k in self._metrics.items()}
+        if self._masked:
+            info["action_mask"] = self.action_masks()
         if any_done:
             info["final_observation"] = self.observations()
             info["final_state"] = {k: st[k] for k in self.table.recorded()}
@@ -189,12 +192,29 @@ class Sim:
         return self.observations(), rewards, terminated, truncated, info
 
     # ------------------------------------------------------------------ helpers
+    def action_masks(self) -> dict[str, torch.Tensor]:
+        """``bool [B, A, n]`` per group whose actions an extension masks: True where an action is available."""
+        out = {}
+        for g in self._masked:
+            masks = [fn(self.state) for fn in g.mask_fns]
+            m = masks[0]
+            for extra in masks[1:]:
+                m = m & extra
+            out[g.name] = m
+        return out
+
     def sample_actions(self, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Uniformly random actions for every externally controlled group (for tests, run and bench)."""
+        """Uniformly random actions for every externally controlled group (for tests, run and bench),
+        among the available ones where a group's actions are masked."""
         gen = generator or self._gen
         fdt = self.layout.float_dtype
-        return {g: self.groups[g].action_space.sample((self.num_worlds, self.groups[g].size), gen, fdt, self.device)
-                for g in self.external_groups}
+        out = {g: self.groups[g].action_space.sample((self.num_worlds, self.groups[g].size), gen, fdt, self.device)
+               for g in self.external_groups}
+        for g, mask in (self.action_masks().items() if self._masked else ()):
+            if g in out:
+                u = torch.rand(mask.shape, generator=gen, device=self.device)
+                out[g] = torch.where(mask, u, -1.0).argmax(-1)  # uniform among the available actions
+        return out
 
     def snapshot(self) -> Snapshot:
         """A deep copy of the full state and the RNG; ``restore`` + same actions = same trajectory."""

@@ -94,6 +94,17 @@ class App(BuildEnv):
         names = ", ".join(s.name for s in self.schedule())
         raise self.ctx.error(path, f"no system named {name!r} in the schedule ({names})")
 
+    def add_action_mask(self, group: str, fn: Callable[[dict], Any]) -> None:
+        """``fn(state) -> bool [B, A, n]``: which of a discrete group's actions are available now. Masks of
+        one group are combined with AND; the Sim serves them as ``info["action_mask"]`` and samples
+        random actions among the available ones."""
+        self._not_frozen("add_action_mask")
+        if group not in self.groups:
+            raise UserError(f"action mask for unknown agent group {group!r}; expected one of: {', '.join(self.groups)}")
+        if not self.groups[group].action_space.discrete:
+            raise UserError(f"action mask for {group!r}: masks apply to discrete action spaces")
+        self.groups[group].mask_fns.append(fn)
+
     def add_reset_hook(self, hook: Callable[[dict, int, Any], None]) -> None:
         """``hook(fresh, B, generator)`` fills fresh values of entries before a reset is applied."""
         self.state.reset_hooks.append(hook)

@@ -31,6 +31,7 @@ class GroupPlan:
     obs_fns: list[Callable] = field(default_factory=list)
     obs_names: list[tuple[str, int]] = field(default_factory=list)
     reward_fns: list[Callable] = field(default_factory=list)
+    mask_fns: list[Callable] = field(default_factory=list)  # fn(state) -> bool [B, A, n]: allowed actions
     pixels: Any = None  # engine.views.pixels.PixelParams when the group observes pixels
 
     @property

@@ -1,0 +1,44 @@
+"""The action-mask hook: an extension declares which actions are available; the Sim serves the mask
+and samples among the available actions."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import torch
+
+import engine
+
+EXT = textwrap.dedent("""\
+    import torch
+
+    def no_left_when_right_half(state):
+        # adversaries may not move -x (action 1) while they are in the right half of the arena
+        x = state["pos"][:, 0:3, 0]
+        mask = torch.ones(x.shape + (5,), dtype=torch.bool)
+        mask[..., 1] = x < 0
+        return mask
+
+    def build(app):
+        app.add_action_mask("adversary", no_left_when_right_half)
+    """)
+
+
+def test_masks_are_served_and_honoured_by_random_actions(tmp_path: Path) -> None:
+    (tmp_path / "masks.py").write_text(EXT)
+    world = (Path(engine.__file__).parent.parent / "worlds" / "tag.yaml").read_text()
+    (tmp_path / "tag.yaml").write_text(world.replace("\nname: tag\n", "\nname: tag\nextensions: [masks]\n"))
+    sim = engine.make(tmp_path / "tag.yaml", num_worlds=64, trust=[tmp_path], seed=0)
+    sim.reset()
+    for _ in range(10):
+        masks = sim.action_masks()
+        actions = sim.sample_actions()
+        right = sim.state["pos"][:, 0:3, 0] >= 0
+        assert not bool((actions["adversary"][right] == 1).any()), "a masked action was sampled"
+        assert bool((actions["adversary"][~right] == 1).any()) or not bool((~right).any())
+        assert torch.equal(masks["adversary"][..., 1], ~right)
+        _, _, _, _, info = sim.step(actions)
+        assert info["action_mask"]["adversary"].shape == (64, 3, 5)
+    plain = engine.make("tag")
+    assert "action_mask" not in plain.step(plain.sample_actions())[4]  # no masks, no cost
