@@ -81,3 +81,10 @@ class UserCodeError(UserError):
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         msg = f"{what} raised {type(exc).__name__}" + (f": {detail}" if detail else "")
         return cls(msg, where=where, user_frame=frame)
+
+
+class ActionError(UserError, ValueError):
+    """Actions that do not fit the agent group's action space (shape, type, range, finiteness).
+
+    A ``ValueError`` too, so code that caught the shape errors of earlier versions keeps working.
+    """

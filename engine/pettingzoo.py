@@ -120,17 +120,7 @@ class WorldParallelEnv(ParallelEnv):
             if a not in live:
                 continue  # a finished agent's action is ignored, as in PettingZoo's own envs
             g, i, _ = self._index[a]
-            space = self.sim.groups[g].action_space
-            if space.discrete:
-                v = int(np.asarray(act).reshape(()))
-                if not 0 <= v < space.n:
-                    raise UserError(f"action of {a!r}: expected {space.describe()}, got {act!r}")
-                out[g][0, i] = v
-            else:
-                v = np.asarray(act, dtype=np.float32).reshape(-1)
-                if v.shape != space.per_agent_shape:
-                    raise UserError(f"action of {a!r}: expected {space.describe()}, got shape {list(v.shape)}")
-                out[g][0, i] = torch.from_numpy(v)
+            out[g][0, i] = _agent_action(a, act, self.sim.groups[g].action_space)
         return {g: t.to(self.sim.device) for g, t in out.items()}
 
     def step(self, actions: dict[str, Any]):
@@ -180,3 +170,24 @@ def parallel_env(world: str | os.PathLike, render_mode: str | None = None, **kw:
     """A PettingZoo ``ParallelEnv`` of one copy of ``world``; keyword arguments as ``engine.make``
     (``device``, ``seed``, ``overrides``, ``compile``, ``threads``) plus ``render_mode``."""
     return WorldParallelEnv(world, render_mode=render_mode, **kw)
+
+
+def _agent_action(agent: str, act: Any, space) -> torch.Tensor:
+    """One agent's action as a tensor, checked against its space (type, shape, range, finiteness)."""
+    try:
+        v = np.asarray(act, dtype=np.float64)
+    except (TypeError, ValueError):
+        v = None
+    if act is None or v is None or isinstance(act, (str, bytes)):
+        raise UserError(f"action of {agent!r}: expected {space.describe()}, got {type(act).__name__} {act!r}")
+    if space.discrete:
+        if v.size != 1 or not np.isfinite(v).all() or float(v.reshape(())) != int(v.reshape(())) \
+                or not 0 <= int(v.reshape(())) < space.n:
+            raise UserError(f"action of {agent!r}: expected {space.describe()}, got {act!r}")
+        return torch.tensor(int(v.reshape(())))
+    v = v.reshape(-1)
+    if v.shape != space.per_agent_shape:
+        raise UserError(f"action of {agent!r}: expected {space.describe()}, got shape {list(v.shape)}")
+    if not ((v >= space.low) & (v <= space.high)).all():
+        raise UserError(f"action of {agent!r}: expected {space.describe()}, got {v.tolist()}")
+    return torch.from_numpy(v.astype(np.float32))

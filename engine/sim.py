@@ -19,6 +19,7 @@ import torch
 
 from engine.build import WorldPlan, build_world
 from engine.core.resolver import TrustPolicy
+from engine.errors import ActionError
 from engine.scheduler import Tick
 from engine.world.loader import load_world
 
@@ -54,9 +55,15 @@ class Sim:
         torch.Size([8, 1])
     """
 
-    def __init__(self, plan: WorldPlan, num_worlds: int = 1, seed: int = 0, compile: bool = False) -> None:
+    def __init__(self, plan: WorldPlan, num_worlds: int = 1, seed: int = 0, compile: bool = False,
+                 action_check: str = "error") -> None:
+        from engine.core.action_check import MODES
+
         if not isinstance(num_worlds, int) or isinstance(num_worlds, bool) or not 1 <= num_worlds <= 1 << 22:
             raise ValueError(f"num_worlds: expected an integer in 1..{1 << 22}, got {num_worlds!r}")
+        if action_check not in MODES:
+            raise ValueError(f"action_check: expected one of {MODES}, got {action_check!r}")
+        self.action_check = action_check
         self.plan = plan
         self.num_worlds = num_worlds
         self.device = plan.app.device
@@ -129,34 +136,31 @@ class Sim:
         return self._view.render(world)
 
     def _write_actions(self, actions: Mapping[str, Any] | None) -> None:
+        from engine.core.action_check import check_actions
+
+        if actions is not None and not isinstance(actions, Mapping):
+            raise ActionError(f"actions: expected a dict {{group: tensor}} for {self.external_groups}, got "
+                              f"{type(actions).__name__}")
         actions = actions or {}
         st = self.state
+        checked = {}
         for g, a in actions.items():
             if g not in self.groups or g in self.controlled_by:
                 self._bad_group(g)
-            key = self.groups[g].action_key
-            buf = st[key]
-            if type(a) is torch.Tensor and a.dtype == buf.dtype and a.device == buf.device and a.shape == buf.shape:
-                st[key] = a  # the common case, kept cheap: at one world the tick is dispatch-bound
-                continue
-            t = torch.as_tensor(a, device=self.device)
-            if t.shape != buf.shape:
-                space = self.groups[g].action_space
-                layout = ", ".join(["worlds", "agents"] + [str(d) for d in space.per_agent_shape])
-                raise ValueError(f"actions[{g!r}]: expected shape {list(buf.shape)} ([{layout}]: "
-                                 f"{space.describe()} per agent), got {list(t.shape)}")
-            st[key] = t.to(buf.dtype)
+            plan = self.groups[g]
+            checked[plan.action_key] = check_actions(g, a, st[plan.action_key], plan.action_space, self.action_check)
         if len(actions) != len(self.external_groups):
             for g in self.external_groups:
                 if g not in actions:
-                    raise ValueError(f"missing actions for agent group {g!r}; expected a tensor for each of "
-                                     f"{self.external_groups}")
+                    raise ActionError(f"missing actions for agent group {g!r}; expected a tensor for each of "
+                                      f"{self.external_groups}")
+        st.update(checked)  # only once every group's actions passed: a bad call changes nothing
 
     def _bad_group(self, g: str) -> None:
         if g not in self.groups:
-            raise ValueError(f"actions for unknown agent group {g!r}; expected: {self.external_groups}")
-        raise ValueError(f"agent group {g!r} is controlled by {self.controlled_by[g]!r} in the world "
-                         "file; expected actions only for " + str(self.external_groups))
+            raise ActionError(f"actions for unknown agent group {g!r}; expected: {self.external_groups}")
+        raise ActionError(f"agent group {g!r} is controlled by {self.controlled_by[g]!r} in the world "
+                          "file; expected actions only for " + str(self.external_groups))
 
     def step(self, actions: Mapping[str, Any] | None = None):
         """Advance every world one tick.
@@ -242,7 +246,8 @@ class Sim:
     def plugin_report(self) -> dict[str, dict]:
         """Per plugin: kind, execution provider that really ran, calls and mean milliseconds per call."""
         return {n: {"kind": h.kind, "provider": h.provider, "calls": h.calls, "enabled": h.enabled,
-                    "ms_per_call": 1e3 * h.seconds / h.calls if h.calls else None}
+                    "ms_per_call": 1e3 * h.seconds / h.calls if h.calls else None,
+                    "nonfinite": h.nonfinite_total, "on_nan": h.spec.on_nan}
                 for n, h in self.plugins.items()}
 
     def plugin_timings(self, repeats: int = 200) -> dict[str, dict]:
@@ -301,14 +306,16 @@ class Sim:
 def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch.device = "cpu", seed: int = 0,
          overrides: Mapping[str, Any] | None = None, compile: bool = False,
          threads: int | str | None = None, override_origin: str = "overrides",
-         trust: TrustPolicy | list[str] | str | bool | None = None) -> Sim:
+         trust: TrustPolicy | list[str] | str | bool | None = None, action_check: str = "error") -> Sim:
     """Load, validate and build a world, returning a batched ``Sim`` of ``num_worlds`` copies.
 
     ``threads``: torch intra-op threads (process-wide); ``"auto"`` picks by batch size; None leaves
     torch's setting alone. ``compile``: fuse the tick with ``torch.compile``. ``override_origin`` is how
     errors in overrides name them (the CLI passes ``--set``). ``trust``: code the world may import
     beyond the package's own — folders, files or module names, ``True`` for everything (see
-    ``engine.core.resolver``); ``WORLDLOOM_TRUST`` adds to it.
+    ``engine.core.resolver``); ``WORLDLOOM_TRUST`` adds to it. ``action_check``: ``error`` (default:
+    out-of-range, non-finite or mistyped actions raise ``ActionError``), ``clip`` or ``off`` (trusted
+    hot loops; see ``engine.core.action_check``).
 
     Example:
         >>> import engine
@@ -322,4 +329,4 @@ def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch
     if threads is not None:
         n = default_threads(num_worlds, plan.layout.n) if threads == "auto" else int(threads)
         torch.set_num_threads(max(1, n))
-    return Sim(plan, num_worlds=num_worlds, seed=seed, compile=compile)
+    return Sim(plan, num_worlds=num_worlds, seed=seed, compile=compile, action_check=action_check)

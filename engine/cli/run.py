@@ -93,7 +93,9 @@ def run(args) -> int:
         print(f"  mean episode return {g}: {'n/a (no episode finished)' if r is None else f'{r:.3f}'}")
     for name, rep in summary.get("plugins", {}).items():
         ms = f"{rep['ms_per_call']:.3f} ms/call" if rep["ms_per_call"] is not None else "not called"
-        print(f"plugin {name}: {rep['kind']} on {rep['provider']}, {rep['calls']} calls, {ms}")
+        bad = rep.get("nonfinite", 0)
+        note = f", {bad:,} non-finite output values (on_nan: {rep['on_nan']})" if bad else ""
+        print(f"plugin {name}: {rep['kind']} on {rep['provider']}, {rep['calls']} calls, {ms}{note}")
     for k, v in summary["metrics"].items():
         print(f"  {k} (mean per tick): {v:.6g}")
     return 0

@@ -15,6 +15,28 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _check_code(loaded) -> None:
+    """List the code the world names and where it would come from, before importing any of it."""
+    from engine.core.resolver import TrustPolicy, plan_import
+    from engine.errors import UserError
+    from engine.world.code_refs import code_references
+    from engine.world.yamlio import format_path
+
+    policy = TrustPolicy.from_args()
+    refused = []
+    for path, dotted in code_references(loaded.spec):
+        try:
+            _, _, origin = plan_import(dotted, loaded.base_dir, policy, module_ok=path[0] == "extensions")
+            verdict = f"from {origin or 'a built-in module'}"
+        except UserError as e:
+            verdict = "— NOT imported (not found or not trusted; see the error below)"
+            refused.append((path, e))
+        print(f"  code: {format_path(path)} → {dotted} {verdict}")
+    if refused:
+        path, e = refused[0]
+        raise loaded.ctx.error(path, str(e))
+
+
 def run(args) -> int:
     from engine.build import build_world
     from engine.builtins import describe_state
@@ -22,6 +44,7 @@ def run(args) -> int:
     from engine.world.loader import load_world
 
     loaded = load_world(args.world, parse_overrides(args.overrides))
+    _check_code(loaded)
     plan = build_world(loaded, device="cpu")
     if plan.app.user_checks:
         Sim(plan, num_worlds=1).close()  # the dry run of user code at load
@@ -35,8 +58,6 @@ def run(args) -> int:
     print("  systems: " + " → ".join(s.name for s in plan.systems))
     for name, p in plan.plugins.items():
         print(f"  plugin {name}: {p.describe()}")
-    for dotted, key, file in plan.app.code:
-        print(f"  code: {key} → {dotted} ({file or 'built-in'})")
     if not plan.app.code:
         print("  code: none beyond worldloom's built-ins")
     if args.state:

@@ -62,6 +62,7 @@ class PluginHost:
         self.replaced = None  # the hand-coded System this plugin takes the place of
         self.calls = 0
         self.seconds = 0.0
+        self.nonfinite_total = 0  # non-finite output values since the Sim was made (every on_nan mode)
         self.model = None
         self.runner = None
         self._stage: dict[str, torch.Tensor] = {}
@@ -201,9 +202,16 @@ class PluginHost:
             # one ORT thread: torch already uses the cores for large batches, and two thread pools
             # competing for 2 cores halved tag_learned's throughput at 4096 worlds (measured)
             threads = 1
-        self.model = OnnxModel(model_path, providers=self.spec.providers, intra_op_threads=threads,
-                               inter_op_threads=s.inter_op_threads, graph_optimization_level=s.graph_optimization,
-                               name=self.name)
+        from engine.learned.errors import ModelLoadError
+        from engine.learned.files import check_model_file
+
+        try:
+            check_model_file(model_path, self.app.loaded.base_dir, self.app.trust)
+            self.model = OnnxModel(model_path, providers=self.spec.providers, intra_op_threads=threads,
+                                   inter_op_threads=s.inter_op_threads, graph_optimization_level=s.graph_optimization,
+                                   name=self.name)
+        except ModelLoadError as e:  # not ONNX, truncated, unsupported opset, outside the trusted folders
+            raise self._err(("model",), str(e).removeprefix(f"plugin '{self.name}': ")) from None
         ins = [TensorSpec(g.name, torch.float32, (g.size,)) for g in self.inputs]
         if self.kind == "renderer":
             sig = next((o for o in self.model.outputs if o.name == self.out_name), None)
@@ -255,6 +263,7 @@ class PluginHost:
             self.guard.checks += 1
             return None, None
         counts = (~torch.isfinite(out)).reshape(num_worlds, -1).sum(1).to(torch.float32)
+        self.nonfinite_total += int(counts.sum())
         self.guard.check({self.out_name: out}, num_worlds=num_worlds)
         return counts > 0, counts
 

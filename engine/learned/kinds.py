@@ -46,6 +46,7 @@ def _metric(app: App, plugin: str, metric: str) -> None:
 
 def policy(app: App, name: str, spec, path: tuple):
     host = _host(app, name, spec, path)
+    _metric(app, name, "nonfinite")  # counted in every on_nan mode: never silent
     if spec.replaces:
         app.replace_system(spec.replaces, lambda old: _replacing(host, old, path), path + ("replaces",))
     elif spec.enabled:

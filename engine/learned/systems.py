@@ -32,13 +32,17 @@ def _policy_system(host: PluginHost):
     sample = host.spec.sample == "sample"
     mode = host.spec.on_nan
 
+    metric = "metric." + host.name + ".nonfinite"
+
     def policy(state: dict) -> None:
         B = state["pos"].shape[0]
         if not host.enabled and host.replaced is not None:
             host.replaced.fn(state)
+            state[metric] = _zeros(host, B, state["pos"])
             return
         out = host.infer(state)  # [B*A, n]
-        bad, _ = host.check_finite(out, B)
+        bad, counts = host.check_finite(out, B)
+        state[metric] = _zeros(host, B, state["pos"]) if counts is None else counts.to(state["pos"].dtype)
         if discrete:
             if sample:
                 probs = torch.softmax(torch.nan_to_num(out.float()), -1)

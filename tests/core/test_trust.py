@@ -42,9 +42,11 @@ def _world(folder: Path, system: str = "evil.tick", module: str = EVIL, name: st
 def test_a_sibling_module_is_not_imported_without_the_opt_in(tmp_path: Path, capsys) -> None:
     path = _world(tmp_path)
     assert main(["validate", str(path)]) == 2
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert "world.yaml:7:" in err and "systems[1].system" in err
     assert "evil.py" in err and "not trusted" in err and f"--trust {tmp_path}" in err
+    assert "systems[1].system → evil.tick — NOT imported" in captured.out  # validate lists what it would run
     assert "Traceback" not in err
     assert not (tmp_path / "pwned").exists(), "the module ran although it was not trusted"
 
