@@ -94,8 +94,8 @@ def test_non_finite_policy_outputs_are_counted_and_shown(tmp_path: Path, capsys,
     path = _world(tmp_path, "nan.onnx", on_nan=mode)
     if mode == "fallback":  # fallback needs a hand-coded controller to fall back to
         text = path.read_text().replace("on_nan: fallback", "on_nan: fallback\n    replaces: scripted_flee")
-        text = text.replace("systems:\n  - physics", "systems:\n  - {scripted_flee: {agents: prey, threat: [adversary]}}"
-                                                     "\n  - physics")
+        flee = "{scripted_flee: {agents: prey, threat: [adversary]}}"
+        text = text.replace("systems:\n  - physics", f"systems:\n  - {flee}\n  - physics")
         path.write_text(text)
     sim = engine.make(path, num_worlds=3)
     sim.reset(seed=0)
