@@ -19,17 +19,10 @@ import torch
 
 from engine.build import WorldPlan, build_world
 from engine.core.resolver import TrustPolicy
+from engine.core.threads import ThreadPolicy
 from engine.errors import ActionError
 from engine.scheduler import Tick
 from engine.world.loader import load_world
-
-#: Entities (B × N) from which all cores beat one thread on this kind of machine (SETUP-NOTES).
-THREADS_THRESHOLD = 8192
-
-
-def default_threads(num_worlds: int, n_entities: int) -> int:
-    """1 intra-op thread for small batches (dispatch-bound), all cores for large ones."""
-    return 1 if num_worlds * n_entities < THREADS_THRESHOLD else (os.cpu_count() or 1)
 
 
 @dataclass
@@ -82,6 +75,7 @@ class Sim:
         for host in self.plugins.values():
             host.generator = self._gen
         self._tick = Tick(plan.systems, compile=compile)
+        self.threads = ThreadPolicy(None, num_worlds, plan.layout.n)  # engine.make sets the requested policy
         self.state: dict[str, torch.Tensor] = self.table.allocate(num_worlds)
         self._set_keys(seed)
         self._observers = [make(self) for make in plan.app.observers]
@@ -172,7 +166,7 @@ class Sim:
         self._write_actions(actions)
         for hook in self._pre_tick:
             hook(self.state, self._gen, self.num_worlds)
-        st = self._tick(self.state)
+        st = self.threads.timed(lambda: self._tick(self.state))
         self.state = st
         return self._outputs(st)
 
@@ -305,17 +299,19 @@ class Sim:
 
 def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch.device = "cpu", seed: int = 0,
          overrides: Mapping[str, Any] | None = None, compile: bool = False,
-         threads: int | str | None = None, override_origin: str = "overrides",
+         threads: int | str | None = "auto", override_origin: str = "overrides",
          trust: TrustPolicy | list[str] | str | bool | None = None, action_check: str = "error") -> Sim:
     """Load, validate and build a world, returning a batched ``Sim`` of ``num_worlds`` copies.
 
-    ``threads``: torch intra-op threads (process-wide); ``"auto"`` picks by batch size; None leaves
-    torch's setting alone. ``compile``: fuse the tick with ``torch.compile``. ``override_origin`` is how
-    errors in overrides name them (the CLI passes ``--set``). ``trust``: code the world may import
-    beyond the package's own — folders, files or module names, ``True`` for everything (see
-    ``engine.core.resolver``); ``WORLDLOOM_TRUST`` adds to it. ``action_check``: ``error`` (default:
-    out-of-range, non-finite or mistyped actions raise ``ActionError``), ``clip`` or ``off`` (trusted
-    hot loops; see ``engine.core.action_check``).
+    ``threads``: torch intra-op threads (process-wide): ``"auto"`` (default) is one thread for small
+    batches and, for large ones, whichever of 1 and all cores the Sim measures faster, re-checked as
+    it runs (safe on a busy machine: ``engine.core.threads``); a number is used as given; None leaves
+    torch's setting alone; ``sim.threads.describe()`` says what ran. ``compile``: fuse the tick with
+    ``torch.compile``. ``override_origin``: how errors in overrides name them (the CLI passes
+    ``--set``). ``trust``: code the world may import beyond the package's own — folders, files or
+    module names, ``True`` for everything (see ``engine.core.resolver``); ``WORLDLOOM_TRUST`` adds to
+    it. ``action_check``: ``error`` (default: out-of-range, non-finite or mistyped actions raise
+    ``ActionError``), ``clip`` or ``off`` (trusted hot loops; see ``engine.core.action_check``).
 
     Example:
         >>> import engine
@@ -326,7 +322,6 @@ def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch
     loaded = load_world(world_path, overrides, origin=override_origin)
     policy = trust if isinstance(trust, TrustPolicy) else TrustPolicy.from_args(trust)
     plan = build_world(loaded, device=device, trust=policy)
-    if threads is not None:
-        n = default_threads(num_worlds, plan.layout.n) if threads == "auto" else int(threads)
-        torch.set_num_threads(max(1, n))
-    return Sim(plan, num_worlds=num_worlds, seed=seed, compile=compile, action_check=action_check)
+    sim = Sim(plan, num_worlds=num_worlds, seed=seed, compile=compile, action_check=action_check)
+    sim.threads = ThreadPolicy(threads, num_worlds, plan.layout.n)
+    return sim

@@ -117,7 +117,7 @@ def _result(sim, args, compile_s: float, rates: list[float], env_rates: list[flo
         "cpu_count": os.cpu_count(),
         "loadavg_at_end": os.getloadavg(),
         "sim": "worldloom", "sim_version": __version__, "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(), "num_envs": args.worlds,
+        "torch_threads": torch.get_num_threads(), "thread_policy": sim.threads.describe(), "num_envs": args.worlds,
         "n_agents": sum(groups.values()), "groups": groups, "device": str(sim.device),
         "compiled": args.compile, "compile_s": compile_s, "overrides": args.overrides,
     }

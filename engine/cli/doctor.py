@@ -43,6 +43,12 @@ def probe_gl() -> dict:
     return {"ok": False, "error": err, "hint": "install Debian packages libegl1 libgl1 (tools/setup.sh does)"}
 
 
+def _cores() -> int:
+    from engine.core.threads import cores
+
+    return cores()
+
+
 def report() -> dict:
     import torch
 
@@ -52,6 +58,9 @@ def report() -> dict:
         "pyyaml": _version("yaml"), "moderngl": _version("moderngl"), "glfw": _version("glfw"),
         "onnxruntime": _version("onnxruntime"), "pettingzoo": _version("pettingzoo"),
         "torch_threads": torch.get_num_threads(),
+        "cores_available": _cores(),
+        "thread_policy": "auto (default): 1 thread below 8,192 entities × worlds; above, 1 or all cores, "
+                         "whichever each Sim measures faster, re-checked as it runs (engine.core.threads)",
         "torch_cuda": torch.cuda.is_available(),
         "torch_cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "display": os.environ.get("DISPLAY") or None,

@@ -39,7 +39,7 @@ def run(args) -> int:
     if not args.json:
         print(f"world {sim.plan.spec.name!r}: {args.worlds} worlds × "
               + ", ".join(f"{g.size} {g.name}" for g in sim.groups.values())
-              + f" agents on {sim.device}, torch threads {torch.get_num_threads()}, "
+              + f" agents on {sim.device}, torch threads {sim.threads.describe()}, "
               + ("compiled" if args.compile else "eager")
               + (f"; controlled in-world: {', '.join(f'{g} by {s}' for g, s in sim.controlled_by.items())}"
                  if sim.controlled_by else ""))
@@ -76,7 +76,7 @@ def run(args) -> int:
         "ticks_per_s": timed_steps / wall, "episodes": episodes,
         "mean_episode_return": {g: (ret_sum[g] / episodes if episodes else None) for g in groups},
         "first_tick_s": t_first, "setup_s": t0 - t_build - t_first, "compiled": args.compile,
-        "device": str(sim.device), "threads": torch.get_num_threads(),
+        "device": str(sim.device), "threads": torch.get_num_threads(), "thread_policy": sim.threads.describe(),
     }
     summary["metrics"] = {k: v / max(extra_n, 1) for k, v in extra_sums.items()}
     if hasattr(sim, "plugin_report"):
@@ -87,7 +87,7 @@ def run(args) -> int:
     print(f"steps: {args.steps} ticks × {args.worlds} worlds = {summary['agent_steps']:,} agent-steps "
           f"in {wall:.2f} s (first tick {t_first:.2f} s, not counted)")
     print(f"agent-steps/s: {summary['agent_steps_per_s']:,.0f}   ticks/s: {summary['ticks_per_s']:,.0f}")
-    print(f"episodes finished: {episodes}")
+    print(f"episodes finished: {episodes}   threads: {summary['thread_policy']}")
     for g in groups:
         r = summary["mean_episode_return"][g]
         print(f"  mean episode return {g}: {'n/a (no episode finished)' if r is None else f'{r:.3f}'}")
