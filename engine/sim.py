@@ -219,6 +219,17 @@ class Sim:
         return Snapshot({k: v.clone() for k, v in self.state.items()}, self._gen.get_state())
 
     def restore(self, snap: Snapshot) -> None:
+        """Put back a ``snapshot()`` of this Sim (or of one built from the same world and batch size)."""
+        if not isinstance(snap, Snapshot):
+            raise TypeError(f"restore: expected a Snapshot from Sim.snapshot(), got {type(snap).__name__}")
+        missing = [k for k in self.table.names() if k not in snap.state]
+        extra = [k for k in snap.state if k not in self.table]
+        if missing or extra:
+            raise ValueError(f"restore: the snapshot is of another world (missing {missing[:5]}, unknown {extra[:5]})")
+        try:
+            self.table.check_state(snap.state, self.num_worlds)
+        except ValueError as e:
+            raise ValueError(f"restore: the snapshot does not fit this Sim: {e}") from None
         self.state = {k: v.clone() for k, v in snap.state.items()}
         self._gen.set_state(snap.rng)
         self._needs_reset = False

@@ -57,3 +57,13 @@ def test_conflicting_declarations_are_refused() -> None:
         t.declare(StateDecl("x", "agent", (), "float", 0.0, group="nobody"))
     with pytest.raises(ValueError, match="scope"):
         StateDecl("y", "galaxy")
+
+
+def test_restore_refuses_a_snapshot_of_another_world() -> None:
+    import engine
+
+    tag, forage = engine.make("tag", num_worlds=2), engine.make("forage", num_worlds=2)
+    with pytest.raises(ValueError, match="another world"):
+        tag.restore(forage.snapshot())
+    with pytest.raises(ValueError, match="expected shape"):
+        engine.make("tag", num_worlds=3).restore(tag.snapshot())
