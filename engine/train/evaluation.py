@@ -63,7 +63,7 @@ class EvalResult:
 @torch.no_grad()
 def evaluate(world: str | os.PathLike, controllers: Mapping[str, str] | None = None, *, episodes: int = 100,
              worlds: int = 64, seed: int = 0, overrides: Mapping[str, Any] | None = None, device: str = "cpu",
-             compile: bool = False, threads: int | str | None = None, deterministic: bool = True) -> EvalResult:
+             compile: bool = False, threads: int | str | None = "auto", deterministic: bool = True) -> EvalResult:
     """Run ``episodes`` episodes (``worlds`` at a time) with a controller per external group.
 
     ``controllers`` maps group → SPEC (``engine.train.controllers``); external groups not named act

@@ -91,7 +91,7 @@ class PPOTrainer:
 
     def __init__(self, world: str | os.PathLike, cfg: TrainConfig, *, seed: int = 0, device: str = "cpu",
                  world_overrides: Mapping[str, Any] | None = None, compile: bool = False,
-                 threads: int | str | None = None, out_dir: str | os.PathLike | None = None) -> None:
+                 threads: int | str | None = "auto", out_dir: str | os.PathLike | None = None) -> None:
         import engine
 
         self.world, self.cfg, self.seed = str(world), cfg, seed
