@@ -4,6 +4,9 @@ Without ``--world`` the recorded world is rebuilt with the recorded settings and
 recorded array bit for bit: exit 0 when it does, 1 (with the first diverging step and the largest
 difference) when it does not. With ``--world OTHER`` the recorded actions drive another world (e.g. one
 with learned dynamics) from the recorded episode starts and the divergence per step is reported.
+A damaged, incomplete-before-its-first-shard or inconsistent recording is a user error (exit 2, one line
+naming the file and what is wrong; see ``engine.record.format``); code the recorded world or overrides
+name runs only under the user's own ``--trust`` policy.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("replay", help="re-simulate a recording (bit-exact check, or in another world)",
                        description="Re-simulate the recorded actions from the recorded initial state. With the "
                                    "recorded world: check bit-for-bit reproduction (exit 1 on any mismatch). "
-                                   "With --world OTHER: report the divergence per step (exit 0).")
+                                   "With --world OTHER: report the divergence per step (exit 0). A damaged or "
+                                   "empty recording exits 2 with a message naming the file.")
     p.add_argument("recording", help="folder written by `worldloom record`")
     p.add_argument("--world", default=None, help="re-simulate in this world instead (counterfactual)")
     add_trust_arg(p)

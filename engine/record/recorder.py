@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.errors import UserError
 from engine.record.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
+    MAX_SHARD_BYTES,
     sha256_file,
     shard_name,
     write_manifest,
@@ -51,6 +53,13 @@ def entity_keys(sim) -> list[str]:
     """The state a recording stores before and after every step: every entry declared with ``record=True``
     (components and ``alive``, plus whatever systems and extensions declare so)."""
     return sim.table.recorded()
+
+
+def key_scopes(sim) -> dict[str, str]:
+    """The scope of every recorded entry (``entity``, ``agent:<group>``, ``group``, ``world``, ``global``):
+    what its leading axes are, so readers can check a shard's shapes (``[T, B, N, ...]`` for ``entity``)."""
+    decls = sim.table.decls
+    return {k: decls[k].scope + (f":{decls[k].group}" if decls[k].scope == "agent" else "") for k in entity_keys(sim)}
 
 
 def plugin_facts(sim) -> dict[str, dict[str, Any]]:
@@ -93,6 +102,7 @@ def base_manifest(sim, *, world_path: Path, overrides: dict[str, Any], seed: int
         "entity_types": {name: [sl.start, sl.stop] for name, sl in sim.layout.types.items()},
         "groups": groups,
         "entity_keys": entity_keys(sim),
+        "key_scopes": key_scopes(sim),
         "steps_requested": steps,
         "steps_recorded": 0,
         "device": str(sim.device),
@@ -179,13 +189,13 @@ class Recorder:
         """
         sim = self.sim
         self.out.mkdir(parents=True, exist_ok=True)
-        # a previous recording in the same folder, and temporaries a killed one left behind
-        for stale in [*self.out.glob("shard-*.npz"), *self.out.glob(".shard-*.tmp")]:
-            stale.unlink()
         self.manifest = base_manifest(sim, world_path=self.world_path, overrides=self.overrides, seed=self.seed,
                                       action_seed=self.action_seed, steps=steps, compiled=self.compiled,
                                       threads=self.threads, frames=self.frames)
-        write_manifest(self.out, self.manifest)
+        write_manifest(self.out, self.manifest)  # first: a kill from here on leaves an empty recording, not
+        # an old manifest listing deleted shards; then a previous recording's shards and a killed one's temporaries
+        for stale in [*self.out.glob("shard-*.npz"), *self.out.glob(".shard-*.tmp")]:
+            stale.unlink()
         gen = torch.Generator(device=sim.device).manual_seed(self.action_seed)
         sim.reset(seed=self.seed)
         rows: list[dict[str, Any]] = []
@@ -199,6 +209,8 @@ class Recorder:
             row = transition(sim, sim.sample_actions(gen), self.keys)
             if imgs is not None:
                 row["frames"] = imgs
+            if i == 0:
+                self._fit_shards(row)
             rows.append(row)
             if len(rows) == self.shard_steps or i == steps - 1:
                 self._flush(rows, start)
@@ -209,6 +221,15 @@ class Recorder:
         self.manifest["complete"] = True
         write_manifest(self.out, self.manifest)
         return self.manifest
+
+    def _fit_shards(self, row: dict[str, Any]) -> None:
+        """Cut shards so each stays within ``MAX_SHARD_BYTES`` once loaded (readers refuse larger ones)."""
+        per_step = sum(v.element_size() * v.nelement() if isinstance(v, torch.Tensor) else v.nbytes
+                       for v in row.values()) + 8
+        if per_step > MAX_SHARD_BYTES:
+            raise UserError(f"one recorded step takes {per_step / 2**30:.2f} GiB, more than a shard may hold "
+                            f"({MAX_SHARD_BYTES / 2**30:.0f} GiB); record fewer worlds (or smaller frames)")
+        self.shard_steps = min(self.shard_steps, MAX_SHARD_BYTES // per_step)
 
     def _flush(self, rows: list[dict[str, Any]], start: int) -> None:
         arrays: dict[str, np.ndarray] = {"step": np.arange(start, start + len(rows), dtype=np.int64)}

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from engine.errors import UserError
-from engine.record.format import Recording, sha256_file
+from engine.record.format import MANIFEST, Recording, sha256_file
 from engine.record.recorder import entity_keys, transition
 
 #: Arrays a replay does not compare (GL frames depend on the GL driver, not on the simulation).
@@ -90,13 +90,66 @@ def _diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _build(world: str | os.PathLike, rec: Recording, overrides: dict[str, Any], device: str | None,
-           compile: bool | None, threads: int | None):
+           compile: bool | None, threads: int | None, origin: str = "--set"):
+    """The Sim to replay in. Any code the world or the recorded overrides name is resolved under the
+    user's trust policy (``--trust``, ``WORLDLOOM_TRUST``): a recording never widens it."""
     from engine.sim import make
 
     m = rec.manifest
-    return make(world, num_worlds=rec.num_worlds, device=device or m["device"], seed=m["seed"],
+    return make(world, num_worlds=rec.num_worlds, device=_device(device, m["device"]), seed=m["seed"],
                 overrides=overrides, compile=m["compiled"] if compile is None else compile,
-                threads=m["threads"] if threads is None else threads)
+                threads=m["threads"] if threads is None else threads, override_origin=origin)
+
+
+def _device(given: str | None, recorded: str) -> str:
+    """``--device``, else the recorded device when this machine has it (UserError naming the fix if not)."""
+    name = given or recorded
+    what = f"--device {name}" if given else f"device {name!r} (recorded in manifest.json)"
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UserError(f"{what}: not a torch device; pass --device cpu") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"{what}: CUDA is not available on this machine; pass --device cpu"
+                        + ("" if given else " (a replay on another device is not bit-exact)"))
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UserError(f"{what}: this machine has {torch.cuda.device_count()} CUDA devices; pass --device cuda:0 "
+                        "or --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise UserError(f"{what}: expected cpu or cuda; pass --device cpu")
+    return name
+
+
+def _check_sim(sim, rec: Recording, world: str, counterfactual: bool) -> None:
+    """The recorded arrays the replay feeds into ``sim`` fit it (else UserError before stepping)."""
+    have = rec.arrays()
+    first = rec.shard_files()[0]
+
+    def fits(key: str, want) -> None:
+        dtype, shape = have[key]
+        need = (np.dtype(str(want.dtype).removeprefix("torch.")), tuple(want.shape))
+        if (dtype, shape) != need:
+            raise UserError(f"{first}: array {key!r} has dtype {dtype} and per-step shape {shape}, but {world} "
+                            f"needs {need[0]} and {need[1]}" + ("" if counterfactual else
+                                                                " (the recorded overrides changed the world?)"))
+
+    for g in sim.external_groups:
+        key = "action." + g
+        if key not in have:
+            raise UserError(f"the recording has no actions for agent group {g!r}, which {world} leaves external")
+        fits(key, sim.state[sim.groups[g].action_key])
+    if not counterfactual:
+        return
+    for key in ("state.pos", "state.vel", "next.pos", "next.vel", "state.movable", "state.alive"):
+        if key not in have:
+            raise UserError(f"{first}: array {key!r} is missing; a counterfactual replay needs it")
+    for k in entity_keys(sim):
+        for prefix in ("state.", "next."):
+            if prefix + k in have and have[prefix + k][1] != tuple(sim.state[k].shape):
+                fits(prefix + k, sim.state[k])
+    for key in ("state.movable", "state.alive"):
+        if have[key][0] != np.bool_:
+            raise UserError(f"{first}: array {key!r} has dtype {have[key][0]}, expected bool")
 
 
 def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
@@ -115,11 +168,15 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
         (True, None)
     """
     rec = Recording.open(folder)
+    rec.require_steps()
     rec.verify()
     m = rec.manifest
     all_overrides = dict(m.get("overrides") or {})
     all_overrides.update(overrides or {})
     notes: list[str] = []
+    if not m["complete"]:
+        notes.append(f"the recording is incomplete (interrupted after {rec.steps_recorded} of "
+                     f"{m.get('steps_requested', '?')} steps): replaying the steps it kept")
     if world is None:
         path = Path(m["world"]["path"])
         if not path.is_file():
@@ -128,7 +185,8 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
         if sha256_file(path) != m["world"]["sha256"]:
             raise UserError(f"the recorded world file {path} changed since the recording (sha256 differs); "
                             "restore it, or pass --world to re-simulate counterfactually")
-        sim = _build(path, rec, all_overrides, device, compile, threads)
+        sim = _build(path, rec, all_overrides, device, compile, threads,
+                     origin=f"overrides (recorded in {rec.folder / MANIFEST}, or --set)")
         for name, facts in (m.get("plugins") or {}).items():
             host = sim.plugins.get(name)
             if host is None:
@@ -136,12 +194,14 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
             now = sha256_file(sim.plan.loaded.resolve(host.spec.model))
             if now != facts["sha256"]:
                 notes.append(f"plugin {name!r}: model file changed since the recording (sha256 differs)")
+        _check_sim(sim, rec, str(path), counterfactual=False)
         return _exact(sim, rec, str(path), notes, on_step)
     # the recorded overrides belonged to the recorded world: the other world is taken as written (+ --set)
     sim = _build(world, rec, dict(overrides or {}), device, compile, threads)
     if sim.layout.n != m["num_entities"]:
         raise UserError(f"{world}: has {sim.layout.n} entity slots, the recording {m['num_entities']}; a "
                         "counterfactual replay needs the same entity layout")
+    _check_sim(sim, rec, str(world), counterfactual=True)
     return _counterfactual(sim, rec, str(world), notes, on_step)
 
 
