@@ -69,6 +69,7 @@ class Sim:
         self.controlled_by = {g: s.name for s in plan.systems for g in s.controls}
         self.external_groups = [g for g in self.groups if g not in self.controlled_by]
         self._pre_tick = list(plan.app.pre_tick)
+        self._episode_end_hooks = list(plan.app.episode_end_hooks)
         self._metrics = self.table.metrics()
         self._masked = [g for g in self.groups.values() if g.mask_fns]
         self.plugins = plan.plugins
@@ -86,9 +87,11 @@ class Sim:
 
     # ------------------------------------------------------------------ construction and reset
     def _set_keys(self, seed: int) -> None:
-        from engine.core.random import KEY, seed_keys
+        """Seed the per-world random keys and restart their counters: a seeded reset is a fresh start."""
+        from engine.core.random import COUNTER, KEY, seed_keys
 
         self.state[KEY] = seed_keys(seed, self.num_worlds, self.device)
+        self.state[COUNTER] = torch.zeros_like(self.state[COUNTER])
 
     def _check_user_code(self) -> None:
         """Dry-run every piece of user code once, eagerly, on a copy of the first state (see UserCodeCheck)."""
@@ -183,6 +186,8 @@ class Sim:
         if self._masked:
             info["action_mask"] = self.action_masks()
         if any_done:
+            for hook in self._episode_end_hooks:
+                hook(st)
             info["final_observation"] = self.observations()
             info["final_state"] = {k: st[k] for k in self.table.recorded()}
             info["episode_return"] = {n: st[g.return_key] for n, g in groups.items()}
