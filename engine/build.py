@@ -19,9 +19,10 @@ from engine.core.resolver import TrustPolicy
 from engine.core.state import StateTable
 from engine.core.system import SystemDecl
 from engine.storage import BUILTIN_COMPONENTS, DTYPES, Component, EntitySlice, Layout
+from engine.world.budget import check_components
 from engine.world.env import GroupPlan
 from engine.world.loader import LoadedWorld
-from engine.world.values import check_value
+from engine.world.values import check_spawn_range, check_value
 
 
 @dataclass
@@ -80,6 +81,11 @@ def _component_table(loaded: LoadedWorld) -> dict[str, Component]:
     return table
 
 
+def _allows_inf(c: Component) -> bool:
+    """A component whose default is +inf (``max_speed``: no limit) may be set to +inf."""
+    return isinstance(c.default, float) and c.default == float("inf")
+
+
 def _layout(loaded: LoadedWorld, comps: dict[str, Component]) -> Layout:
     spec, ctx = loaded.spec, loaded.ctx
     types, start = {}, 0
@@ -109,7 +115,7 @@ def _initial_values(loaded: LoadedWorld, layout: Layout) -> dict[str, torch.Tens
                 raise ctx.error(path, f"unknown component {cname!r}{hint}; declare it under components: "
                                       f"or use a built-in ({', '.join(BUILTIN_COMPONENTS)})", key=True)
             c = comps[cname]
-            check_value(ctx, path, value, c.shape, c.dtype)
+            check_value(ctx, path, value, c.shape, c.dtype, allow_inf=_allows_inf(c))
             if c.name == "max_speed" and value is None:
                 continue
             initial[cname][sl] = torch.as_tensor(value, dtype=layout.torch_dtype(c))
@@ -138,13 +144,14 @@ def _spawn_plans(loaded: LoadedWorld, layout: Layout, initial: dict[str, torch.T
                 continue
             sl, path = layout.types[tname].sl, ("entities", tname, "spawn", cname)
             if rule.constant is not None:
-                check_value(ctx, path + ("constant",), rule.constant, c.shape, "float")
+                check_value(ctx, path + ("constant",), rule.constant, c.shape, c.dtype)
                 kind[sl], a[sl] = 1, torch.as_tensor(rule.constant, dtype=a.dtype)
             else:
                 key = "uniform" if rule.uniform is not None else "normal"
                 lo_hi = rule.uniform if rule.uniform is not None else rule.normal
                 for i, v in enumerate(lo_hi):
-                    check_value(ctx, path + (key, i), v, c.shape, "float")
+                    check_value(ctx, path + (key, i), v, c.shape, c.dtype)
+                check_spawn_range(ctx, path + (key,), key, lo_hi[0], lo_hi[1], c.dtype)
                 kind[sl] = 2 if key == "uniform" else 3
                 a[sl] = torch.as_tensor(lo_hi[0], dtype=a.dtype)
                 b[sl] = torch.as_tensor(lo_hi[1], dtype=a.dtype)
@@ -194,8 +201,8 @@ def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins
     mortal = {t for t, et in spec.entities.items() if et.lifecycle and et.lifecycle.despawn_on_contact}
     mortal |= {t for t, s in layout.types.items() if s.count < s.capacity}
     table = StateTable(layout.n, {g.name: g.size for g in groups.values()}, layout.float_dtype, device)
-    app = App(loaded, layout, groups, device, loaded.ctx, mortal, state=table,
-              trust=trust if trust is not None else TrustPolicy.from_args())
+    app = App(loaded, layout, groups, device, loaded.ctx, mortal, budget=check_components(spec, loaded.ctx),
+              state=table, trust=trust if trust is not None else TrustPolicy.from_args())
     app.spawn_plans = spawn
     plan = WorldPlan(loaded, app, {k: v.to(device) for k, v in initial.items()}, alive0.to(device), spawn)
     install_extensions(app, plan, plugins=plugins)

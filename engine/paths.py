@@ -36,16 +36,28 @@ def resource_dir(name: str) -> Path:
 
 
 def resolve_world(world: str | os.PathLike) -> Path:
-    """A world given as a path, or as the name of a shipped world (``tag`` → ``worlds/tag.yaml``)."""
-    p = Path(world)
-    if p.is_file():
-        return p
-    shipped = resource_dir("worlds")
-    for cand in (shipped / p, shipped / f"{p}.yaml"):
-        if cand.is_file():
-            return cand
+    """A world given as a path, or as the name of a shipped world (``tag`` → ``worlds/tag.yaml``).
+
+    Every way the path can be unusable (missing, a folder, a name too long for the file system, a
+    NUL byte) is a ``WorldError`` naming it.
+    """
+    shown = str(world) if len(str(world)) <= 120 else str(world)[:99] + "…" + str(world)[-20:]
+    try:
+        p = Path(world)
+        if p.is_file():
+            return p
+        shipped = resource_dir("worlds")
+        for cand in (shipped / p, shipped / f"{p}.yaml"):
+            if cand.is_file():
+                return cand
+        if p.is_dir():
+            raise WorldError("is a folder; expected a world file (.yaml) or the name of a shipped world",
+                             where=shown)
+    except (OSError, ValueError, TypeError) as e:
+        reason = getattr(e, "strerror", None) or str(e)
+        raise WorldError(f"cannot use this as a world file: {reason}", where=shown) from None
     names = sorted(x.stem for x in shipped.glob("*.yaml")) if shipped.is_dir() else []
-    raise WorldError(f"world file not found: {world} (shipped worlds: {', '.join(names) or 'none'})")
+    raise WorldError(f"world file not found: {shown} (shipped worlds: {', '.join(names) or 'none'})")
 
 
 def data_dirs() -> list[Path]:

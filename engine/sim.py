@@ -313,6 +313,24 @@ class Sim:
         return self.num_worlds * sum(g.size for g in self.groups.values())
 
 
+#: Largest memory the state of all worlds of one Sim may take (raise with WORLDLOOM_MAX_SIM_GIB).
+def _max_sim_bytes() -> int:
+    return int(float(os.environ.get("WORLDLOOM_MAX_SIM_GIB", "16")) * (1 << 30))
+
+
+def _check_batch_memory(plan: WorldPlan, num_worlds: int) -> None:
+    """Refuse a batch whose state would not fit, before torch fails to allocate it."""
+    from engine.errors import UserError
+    from engine.world.budget import human
+
+    budget = getattr(plan.app, "budget", None)
+    per_world = budget.total if budget is not None else 0
+    if isinstance(num_worlds, int) and per_world * num_worlds > _max_sim_bytes():
+        raise UserError(f"num_worlds={num_worlds:,}: {num_worlds:,} copies of {plan.spec.name!r} need about "
+                        f"{human(per_world * num_worlds)} ({human(per_world)} each); expected at most "
+                        f"{human(_max_sim_bytes())}: use fewer worlds (or raise WORLDLOOM_MAX_SIM_GIB)")
+
+
 def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch.device = "cpu", seed: int = 0,
          overrides: Mapping[str, Any] | None = None, compile: bool = False,
          threads: int | str | None = "auto", override_origin: str = "overrides",
@@ -338,6 +356,7 @@ def make(world_path: str | os.PathLike, num_worlds: int = 1, device: str | torch
     loaded = load_world(world_path, overrides, origin=override_origin)
     policy = trust if isinstance(trust, TrustPolicy) else TrustPolicy.from_args(trust)
     plan = build_world(loaded, device=device, trust=policy)
+    _check_batch_memory(plan, num_worlds)
     sim = Sim(plan, num_worlds=num_worlds, seed=seed, compile=compile, action_check=action_check)
     sim.threads = ThreadPolicy(threads, num_worlds, plan.layout.n)
     return sim

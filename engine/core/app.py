@@ -55,6 +55,7 @@ class App(BuildEnv):
     user_checks: list[UserCodeCheck] = field(default_factory=list)
     spawn_plans: list = field(default_factory=list)
     observers: list[Callable[[Any], Any]] = field(default_factory=list)
+    episode_end_hooks: list[Callable[[dict], None]] = field(default_factory=list)
     pre_tick: list[Callable[[dict, Any, int], None]] = field(default_factory=list)
     code: list[tuple[str, str, str | None]] = field(default_factory=list)  # (dotted, key path, file) resolved
     frozen: bool = False
@@ -116,6 +117,11 @@ class App(BuildEnv):
     def add_pre_tick(self, hook: Callable[[dict, Any, int], None]) -> None:
         """``hook(state, generator, B)`` runs eagerly before each tick, outside any compiled region."""
         self.pre_tick.append(hook)
+
+    def add_after_episode_end(self, hook: Callable[[dict], None]) -> None:
+        """``hook(state)`` runs after a tick in which some world's episode ended, before autoreset (the
+        Sim learns that from one flag it reads anyway, so the hook costs nothing on other ticks)."""
+        self.episode_end_hooks.append(hook)
 
     def add_observer(self, factory: Callable[[Any], Any]) -> None:
         """``factory(sim)`` makes an object whose ``observe(state) -> {key: tensor}`` adds observations served

@@ -22,6 +22,7 @@ from engine.core.kinds import SystemKind, UserSystem
 from engine.core.state import StateDecl
 from engine.core.system import SystemDecl
 from engine.errors import UserCodeError
+from engine.world.schema import MAX_ITEM_ELEMENTS, MAX_SHAPE_DIM, check_shape
 from engine.world.validation import describe, fld, parse_dataclass
 
 
@@ -30,13 +31,17 @@ class StateEntry:
     """A state entry a user system declares in the world file."""
 
     scope: str = fld("entity", doc="entity [B, N, ...], world [B, ...], global [...], or agent/group with group:.")
-    shape: list[int] = fld(factory=list, ge=1, max_items=4, doc="Shape of one item ([] = scalar).")
+    shape: list[int] = fld(factory=list, ge=1, le=MAX_SHAPE_DIM, max_items=4,
+                           doc=f"Shape of one item ([] = scalar); at most {MAX_ITEM_ELEMENTS:,} elements.")
     dtype: str = fld("float", doc="float (the world's), float32, float64, int32, int64, bool.")
     default: Any = fld(0, doc="Starting value (a number, or a nested list of one world's shape).")
     reset: str = fld("default", doc="At episode reset: default, keep, or copy:<other entry>.")
     group: str | None = fld(None, doc="agent/group scope: the agent group.")
     record: bool = fld(False, doc="Store it in recordings.")
     doc: str = fld("", doc="What it holds.")
+
+    def __check__(self, ctx, path: tuple) -> None:
+        check_shape(self.shape, ctx, path + ("shape",))
 
 
 @dataclass(kw_only=True)
@@ -57,7 +62,7 @@ class UserSystemEntry:
 def _physics(app: App, p, path):
     from engine.systems.physics import make_physics
 
-    return make_physics(app, p)
+    return make_physics(app, p, path)
 
 
 def _bounds(app: App, p, path):
@@ -150,8 +155,25 @@ def build_systems(app: App, plan) -> None:
             app.add_system(decl)
 
 
+def _reserve_yaml_state(app: App, name: str, e: StateEntry, path: tuple) -> None:
+    """Check a YAML state entry's default and count its size in the memory budget before it is allocated."""
+    from engine.world.budget import ITEMSIZE
+    from engine.world.values import check_value
+
+    dtype = app.ctx.float_dtype if e.dtype == "float" else e.dtype
+    if dtype in ITEMSIZE and dtype not in ("int8", "uint8"):
+        check_value(app.ctx, path + ("state", name, "default"), e.default, None, dtype)
+    lead = {"entity": app.layout.n, "agent": getattr(app.groups.get(e.group or ""), "size", 1)}.get(e.scope, 1)
+    size = lead * ITEMSIZE.get(dtype, 8)
+    for d in e.shape:
+        size *= d
+    app.reserve(size, f"state {name!r} ({e.scope} {list(e.shape)} {e.dtype})", path + ("state", name),
+                "make its shape smaller", work=False)
+
+
 def _declare_yaml_state(app: App, us: UserSystemEntry, owner: str, path: tuple) -> None:
     for name, e in us.state.items():
+        _reserve_yaml_state(app, name, e, path)
         try:
             decl = StateDecl(name, e.scope, tuple(e.shape), e.dtype, e.default, e.reset, e.group, owner, e.record,
                              None, e.doc)

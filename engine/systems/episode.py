@@ -39,12 +39,29 @@ def _rewards(g, state: dict, alive_before: torch.Tensor, mortal: bool) -> torch.
     return rew * before.to(rew.dtype) if mortal else rew
 
 
+NONFINITE = "metric.state.nonfinite"
+
+
+def _nonfinite_worlds(state: dict, groups: list) -> torch.Tensor:
+    """``[B]`` bool: worlds whose positions, velocities or rewards are NaN or infinite after this tick."""
+    ok = torch.isfinite(state["pos"]).flatten(1).all(1) & torch.isfinite(state["vel"]).flatten(1).all(1)
+    for g in groups:
+        ok = ok & torch.isfinite(state[g.reward_key]).all(1)
+    return ~ok
+
+
 def make_finish(plan):
-    """Observations, rewards, per-agent termination, truncation, episode returns; the tick and RNG counters."""
+    """Observations, rewards, per-agent termination, truncation, episode returns; the tick and RNG counters.
+
+    With ``world.on_nonfinite`` ``reset`` (default) or ``raise``, a world whose state became NaN/inf is
+    counted (``info["metrics"]["state.nonfinite"]``) and ended this tick, so it resets instead of
+    poisoning a training run; ``raise`` then stops the run with a user error (``install_episode``).
+    """
     spec = plan.spec
     max_steps, all_dead = spec.episode.max_steps, spec.episode.end_when == "all_agents_dead"
     groups = list(plan.groups.values())
     mortal = plan.env.mortal_types
+    guard = getattr(spec.world, "on_nonfinite", "reset") != "ignore"
 
     def finish(state: dict) -> None:
         state["tick"] = state["tick"] + 1
@@ -57,8 +74,13 @@ def make_finish(plan):
         else:
             world_term = torch.zeros_like(truncated)
         for g in groups:
-            rew = _rewards(g, state, alive_before, g.slice.name in mortal)
-            state[g.reward_key] = rew
+            state[g.reward_key] = _rewards(g, state, alive_before, g.slice.name in mortal)
+        if guard:
+            bad = _nonfinite_worlds(state, groups)
+            state[NONFINITE] = bad.to(state["pos"].dtype)
+            world_term = world_term | bad
+        for g in groups:
+            rew = state[g.reward_key]
             state[g.return_key] = state[g.return_key] + rew
             state[g.terminated_key] = ~alive[:, g.sl] | world_term.unsqueeze(1)
             state[g.truncated_key] = truncated.unsqueeze(1).expand_as(rew)
@@ -72,8 +94,28 @@ def _start(state: dict) -> None:
     state["alive_before"] = state["alive"]
 
 
+def _raise_on_nonfinite(state: dict) -> None:
+    from engine.errors import UserError
+
+    bad = state[NONFINITE] > 0
+    if bool(bad.any()):
+        worlds = bad.nonzero().flatten().tolist()
+        raise UserError(f"the state of world(s) {worlds[:8]} became NaN or infinite at tick "
+                        f"{int(state['tick'][worlds[0]])} (positions, velocities or rewards): a constant too "
+                        "large, a user system or a learned plugin produced it; set world.on_nonfinite: reset "
+                        "to end such worlds and keep going, or find the cause with worldloom run --eager")
+
+
 def install_episode(app, plan) -> None:
-    """Add the ``start`` and ``finish`` systems and the observation derive hook."""
+    """Add the ``start`` and ``finish`` systems, the observation derive hook and the non-finite guard."""
+    from engine.core.state import StateDecl
+
+    mode = getattr(plan.spec.world, "on_nonfinite", "reset")
+    if mode != "ignore":
+        app.add_state(StateDecl(NONFINITE, "world", (), "float", 0, reset="keep", owner="tick",
+                                metric="state.nonfinite", doc="1 where the world's state became NaN/inf this tick"))
+    if mode == "raise":
+        app.add_after_episode_end(_raise_on_nonfinite)
     # one dict entry: run eagerly, not worth a compiled call of its own
     app.add_system(SystemDecl("tick_start", _start, reads=("alive",), writes=("alive_before",),
                               compilable=False, stage="start"))

@@ -34,6 +34,11 @@ def _declare(env: BuildEnv, spawn_components: list[str], can_respawn: bool, plan
 
     comps = env.layout.components
     for c in spawn_components:
+        size = env.layout.n * env.layout.torch_dtype(comps[c]).itemsize
+        for d in comps[c].shape:
+            size *= d
+        env.reserve(size, f"lifecycle's copy of fresh {c} values for respawns", ("entities",),
+                    f"lower the entity counts/capacities or the shape of {c}", work=False)
         env.add_state(StateDecl(RESPAWN + c, "entity", comps[c].shape, env.layout.torch_dtype(comps[c]), 0,
                                 reset="keep", owner="lifecycle", doc=f"fresh spawn values of {c} for respawns"))
 
@@ -60,6 +65,9 @@ def make_lifecycle(env: BuildEnv, path: tuple = ("entities",)) -> SystemDecl | N
         killer_types += [k for k in lc.despawn_on_contact if k not in killer_types]
     rows = env.layout.indices([n for n, _ in mortal])
     cols = env.layout.indices(killer_types)
+    env.reserve(len(rows) * len(cols) * (4 * env.float_size + 4),
+                f"lifecycle contacts ({len(rows):,} removable × {len(cols):,} removing entities)", path,
+                "lower the counts/capacities of the types with lifecycle rules or of those that remove them")
     type_of = env.layout.type_index()
     names = list(env.layout.types)
     kills = torch.zeros(len(rows), len(cols), dtype=torch.bool)
@@ -81,8 +89,11 @@ def make_lifecycle(env: BuildEnv, path: tuple = ("entities",)) -> SystemDecl | N
         touching = (d < rad[:, rows].unsqueeze(2) + rad[:, cols].unsqueeze(1)) & kills
         touching = touching & alive[:, rows].unsqueeze(2) & alive[:, cols].unsqueeze(1)
         dies_rows = touching.any(-1)
-        first = touching.to(torch.int8).argmax(-1)
-        killer_rows = torch.where(dies_rows, cols[first], torch.full_like(first, -1, dtype=torch.int64))
+        if len(cols):
+            first = touching.to(torch.int8).argmax(-1)
+            killer_rows = torch.where(dies_rows, cols[first], torch.full_like(first, -1, dtype=torch.int64))
+        else:  # the removing types have no slots (count 0): nothing is removed
+            killer_rows = torch.full(dies_rows.shape, -1, dtype=torch.int64, device=dies_rows.device)
         killed_by = torch.full_like(alive, -1, dtype=torch.int64)
         killed_by[:, rows] = killer_rows
         dies = torch.zeros_like(alive)

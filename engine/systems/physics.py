@@ -182,16 +182,30 @@ def make_action_forces(env):
     return action_forces
 
 
-def make_physics(env, p: PhysicsParams):
-    """The ``physics`` system: every group's actions → forces, contacts, integration (MPE order)."""
+#: Estimated bytes per entity pair of one world while contacts are computed on ``[B, N, N]`` planes:
+#: about 8 float temporaries (dx, dy, dist, dist_min, penetration, scale, dx·scale, dy·scale) and 2 masks.
+PAIR_FLOATS, PAIR_BOOLS = 8, 2
+
+
+def make_physics(env, p: PhysicsParams, path: tuple = ("systems",)):
+    """The ``physics`` system: every group's actions → forces, contacts, integration (MPE order).
+
+    Contacts need ``[N, N]`` temporaries per world: they are counted in the world's memory budget
+    before anything is built, and without contacts nothing of size N² is allocated.
+    """
     w = env.params
     dt, damping, cf, margin = w.dt / p.substeps, w.damping, w.contact_force, w.contact_margin
     action_forces = make_action_forces(env)
     substeps, contacts = p.substeps, p.contacts
     n = env.layout.n
-    pairs = PairList.build(n, env.dtype, env.device) if 1 < n <= PAIR_LIST_MAX_ENTITIES else None
+    not_self = pairs = None
+    if contacts:
+        env.reserve(n * n * (PAIR_FLOATS * env.float_size + PAIR_BOOLS),
+                    f"physics contacts between {n:,} entities ([N, N] pair temporaries)", path,
+                    "lower the entities' count/capacity, or turn contacts off (physics: {contacts: false})")
+        pairs = PairList.build(n, env.dtype, env.device) if 1 < n <= PAIR_LIST_MAX_ENTITIES else None
+        not_self = ~torch.eye(n, dtype=torch.bool, device=env.device)
     small_batch = 64  # below this many worlds the extra matrix products cost more than they save
-    not_self = ~torch.eye(n, dtype=torch.bool, device=env.device)
 
     def physics(state: dict) -> None:
         force = action_forces(state)

@@ -44,15 +44,26 @@ def _write_direction(state: dict, group, direction: torch.Tensor, table: torch.T
     state[group.action_key] = direction_to_action(group.action_space, direction, table)
 
 
+def _reserve(env: BuildEnv, group, types: list[str], path: tuple, what: str) -> None:
+    """Count the per-tick ``[B, A, K, 2]`` temporaries (agents × listed entities) in the memory budget."""
+    k = sum(env.layout.types[t].capacity for t in types)
+    env.reserve(group.size * k * 6 * env.float_size, f"{what} ({group.size:,} agents × {k:,} entities)", path,
+                "list fewer entity types or lower their counts/capacities")
+
+
 def make_chase(env: BuildEnv, p: ChaseParams, path: tuple):
     group = _check_group(env, p.agents, path)
     env.check_types(p.target, path + ("target",))
+    _reserve(env, group, p.target, path, "scripted_chase")
     idx = env.layout.indices(p.target).to(env.device)
     table = direction_table(env.dtype, env.device)
     a0, a1 = group.slice.start, group.slice.stop
 
     def scripted_chase(state: dict) -> None:
         pos = state["pos"]
+        if len(idx) == 0:  # the target types have no slots (count 0): stand still
+            _write_direction(state, group, torch.zeros_like(pos[:, a0:a1]), table)
+            return
         delta = pos[:, idx].unsqueeze(1) - pos[:, a0:a1].unsqueeze(2)  # [B, A, K, 2]
         d = delta.square().sum(-1)
         d = torch.where(state["alive"][:, idx].unsqueeze(1), d, torch.full_like(d, float("inf")))
@@ -66,6 +77,7 @@ def make_chase(env: BuildEnv, p: ChaseParams, path: tuple):
 def make_flee(env: BuildEnv, p: FleeParams, path: tuple):
     group = _check_group(env, p.agents, path)
     env.check_types(p.threat, path + ("threat",))
+    _reserve(env, group, p.threat, path, "scripted_flee")
     idx = env.layout.indices(p.threat).to(env.device)
     table = direction_table(env.dtype, env.device)
     a0, a1 = group.slice.start, group.slice.stop

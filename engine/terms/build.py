@@ -41,5 +41,8 @@ def build_terms(app: App, g: GroupPlan) -> None:
             g.obs_fns.append(fn)
             g.obs_names.append((name, size))
             g.obs_size += size
+    app.reserve(g.size * g.obs_size * app.float_size, f"the observations of group {g.name!r} ({g.size:,} agents × "
+                f"{g.obs_size:,} features)", ("agents", g.name, "observation"),
+                "observe fewer entities or lower the counts/capacities", work=False)
     app.add_state(StateDecl(g.obs_key, "agent", (g.obs_size,), "float", 0, reset="derived", group=g.name,
                             owner=f"agents.{g.name}.observation", doc="the observation vector of each agent"))

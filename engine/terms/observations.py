@@ -64,9 +64,17 @@ def _contiguous_span(env: BuildEnv, types: list[str]) -> tuple[int, int] | None:
     return None
 
 
+def _reserve(env: BuildEnv, group: GroupPlan, types: list[str], path: tuple, floats: int, what: str) -> None:
+    """Count a term's ``[A, K]`` index table and its per-tick ``[B, A, K, ...]`` temporaries in the budget."""
+    k = sum(env.layout.types[t].capacity for t in types)
+    env.reserve(group.size * k * (floats * env.float_size + 8), f"the {what} term ({group.size:,} agents × "
+                f"{k:,} entities)", path, "observe fewer entities (a shorter of: list, lower counts/capacities)")
+
+
 def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field_name: str,
                  relative: bool, ) -> tuple[int, Callable]:
     env.check_types(p.of, path + ("of",))
+    _reserve(env, group, p.of, path, 6, field_name if not relative else "relative_pos")
     idx = _others(env, group, p.of, p.exclude_self)
     span = _contiguous_span(env, p.of) if idx is None else None
     if idx is None and span is None:
@@ -104,6 +112,7 @@ def vel(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
 def alive(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
     """1.0 for each listed entity that is alive, 0.0 otherwise."""
     env.check_types(p.of, path + ("of",))
+    _reserve(env, group, p.of, path, 2, "alive")
     idx = _others(env, group, p.of, p.exclude_self)
     if idx is None:
         idx = env.layout.indices(p.of).unsqueeze(0).expand(group.size, -1).contiguous()

@@ -68,12 +68,20 @@ class CustomReward:
     fn: str = fld(doc="Dotted path of the function.")
 
 
+def _reserve(env: BuildEnv, group: GroupPlan, types: list[str], path: tuple, floats: int, what: str) -> None:
+    """Count a term's per-tick ``[B, A, K]`` temporaries (agents × listed entities) in the memory budget."""
+    k = sum(env.layout.types[t].capacity for t in types)
+    env.reserve(group.size * k * (floats * env.float_size + 4), f"the {what} reward ({group.size:,} agents × "
+                f"{k:,} entities)", path, "list fewer entity types or lower their counts/capacities")
+
+
 def _share(r: torch.Tensor, shared: bool) -> torch.Tensor:
     return r.sum(1, keepdim=True).expand_as(r) if shared else r
 
 
 def contact(env: BuildEnv, group: GroupPlan, p: ContactReward, path: tuple):
     env.check_types(p.with_, path + ("with",))
+    _reserve(env, group, p.with_, path, 4, "contact")
     idx = env.layout.indices(p.with_).to(env.device)
     own = torch.arange(group.slice.start, group.slice.stop, device=env.device)
     not_self = (idx.unsqueeze(0) != own.unsqueeze(1))  # [A, K]
@@ -108,11 +116,14 @@ def distance(env: BuildEnv, group: GroupPlan, p: DistanceReward, path: tuple):
     env.check_types(p.to, path + ("to",))
     if p.reduce not in ("min", "sum"):
         raise env.ctx.error(path + ("reduce",), f"expected 'min' or 'sum', got {p.reduce!r}")
+    _reserve(env, group, p.to, path, 4, "distance")
     idx = env.layout.indices(p.to).to(env.device)
     a0, a1 = group.slice.start, group.slice.stop
 
     def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
         pos = state["pos"]
+        if len(idx) == 0:  # the listed types have no slots (count 0): nothing to be near, as when all are dead
+            return pos.new_zeros(pos.shape[0], a1 - a0)
         d = (pos[:, a0:a1].unsqueeze(2) - pos[:, idx].unsqueeze(1)).square().sum(-1).sqrt()
         d = torch.where(state["alive"][:, idx].unsqueeze(1), d, torch.full_like(d, float("inf")))
         if p.reduce == "min":
@@ -127,6 +138,7 @@ def distance(env: BuildEnv, group: GroupPlan, p: DistanceReward, path: tuple):
 
 def collect(env: BuildEnv, group: GroupPlan, p: CollectReward, path: tuple):
     env.check_types(p.of, path + ("of",))
+    _reserve(env, group, p.of, path, 1, "collect")
     lo_hi = [(env.layout.types[t].start, env.layout.types[t].stop) for t in p.of]
     for t in p.of:
         lc = env.loaded.spec.entities[t].lifecycle

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from engine.storage import EntitySlice, Layout
+from engine.world.budget import MemoryBudget
 from engine.world.loader import LoadedWorld
 from engine.world.schema import AgentGroup, WorldParams
 from engine.world.validation import Ctx
@@ -88,6 +89,7 @@ class BuildEnv:
     device: torch.device
     ctx: Ctx
     mortal_types: set[str]
+    budget: MemoryBudget = field(default_factory=MemoryBudget, repr=False)
 
     @property
     def params(self) -> WorldParams:
@@ -98,17 +100,30 @@ class BuildEnv:
         return self.layout.float_dtype
 
     def check_types(self, names: list[str], path: tuple, what: str = "entity type") -> list[str]:
-        """Every name must be an entity type of this world; the message lists the known ones."""
+        """Every name must be an entity type of this world, listed once; the message lists the known ones."""
         import difflib
 
         for i, n in enumerate(names):
-            if n not in self.layout.types:
-                close = difflib.get_close_matches(n, list(self.layout.types), n=1)
+            at = path + (i,) if len(names) > 1 or path[-1:] != (n,) else path
+            if not isinstance(n, str) or n not in self.layout.types:
+                close = difflib.get_close_matches(str(n), list(self.layout.types), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise self.ctx.error(path + (i,) if len(names) > 1 or path[-1:] != (n,) else path,
-                                     f"unknown {what} {n!r}{hint}; expected one of: "
-                                     f"{', '.join(self.layout.types)}")
+                raise self.ctx.error(at, f"unknown {what} {n!r}{hint}; expected one of: "
+                                         f"{', '.join(self.layout.types)}")
+            if n in names[:i]:
+                raise self.ctx.error(at, f"{what} {n!r} is listed twice (items {names.index(n)} and {i}); "
+                                         "expected each type once")
         return names
+
+    def reserve(self, nbytes: int, what: str, path: tuple, fix: str, work: bool = True) -> None:
+        """Count ``nbytes`` per world copy against the memory budget (``engine.world.budget``) *before*
+        allocating them: ``work`` for a per-tick temporary (``[B, A, K]`` distances), else state."""
+        self.budget.add(self.ctx, nbytes, what, path, fix, work=work)
+
+    @property
+    def float_size(self) -> int:
+        """Bytes of one element of the world's float type."""
+        return self.dtype.itemsize
 
     def tensor(self, data, dtype: torch.dtype | None = None) -> torch.Tensor:
         return torch.as_tensor(data, dtype=dtype or self.dtype, device=self.device)

@@ -7,6 +7,7 @@ file, located at the override instead of a line).
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,16 @@ from engine.errors import WorldError
 from engine.paths import resolve_world
 from engine.world.schema import WorldSpec
 from engine.world.validation import Ctx, parse_dataclass
-from engine.world.yamlio import Document, format_path, load_yaml, parse_scalar
+from engine.world.yamlio import (
+    MAX_DEPTH,
+    Document,
+    depth_message,
+    format_path,
+    load_yaml,
+    parse_scalar,
+    shorten,
+    too_deep,
+)
 
 
 @dataclass
@@ -37,10 +47,13 @@ class LoadedWorld:
         return p if p.is_absolute() else (self.base_dir / p)
 
 
-def _split_key(key: str) -> list[str | int]:
-    if not key or any(not part for part in key.split(".")):
-        raise WorldError(f"expected a dotted key like entities.prey.count, got {key!r}", where=f"--set {key}")
-    return [int(p) if p.lstrip("-").isdigit() else p for p in key.split(".")]
+def _split_key(key: str, shown: str) -> list[str | int]:
+    if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+        raise WorldError(f"expected a dotted key like entities.prey.count, got {shorten(repr(key))}", where=shown)
+    parts = key.split(".")
+    if len(parts) > MAX_DEPTH:
+        raise WorldError(f"expected a key of at most {MAX_DEPTH} parts, got {len(parts)}", where=shown)
+    return [int(p) if p.lstrip("-").isdigit() and len(p) < 20 else p for p in parts]
 
 
 def apply_overrides(doc: Document, overrides: Mapping[str, Any] | None, origin: str = "--set") -> None:
@@ -50,9 +63,16 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | None, origin: 
     mappings are created (and then validated like anything else).
     """
     for key, raw in (overrides or {}).items():
-        shown = f"{origin} {key}={raw}"
-        value = parse_scalar(raw) if isinstance(raw, str) else raw
-        parts = _split_key(key)
+        shown = shorten(f"{origin} {key}={raw if isinstance(raw, str) else reprlib.repr(raw)}", 120)
+        parts = _split_key(key, shown)
+        try:
+            value = parse_scalar(raw) if isinstance(raw, str) else raw
+        except WorldError as e:  # located in the value's own text: say which override it was
+            col = f" (column {e.where.rsplit(':', 1)[-1]} of the value)" if e.where and e.where.count(":") >= 2 else ""
+            raise WorldError(f"{e.message}{col}", where=shown, path=key) from None
+        deep = too_deep(value, MAX_DEPTH - len(parts))
+        if deep is not None:
+            raise WorldError(depth_message(), where=shown, path=shorten(format_path(tuple(parts) + deep), 80))
         _set(doc, doc.data, (), parts, value, shown)
 
 
@@ -82,16 +102,26 @@ def _set(doc: Document, node: Any, path: tuple, parts: list, value: Any, shown: 
 
 
 def _mark(doc: Document, path: tuple, value: Any, shown: str) -> None:
-    for p in [p for p in doc.where if p[: len(path)] == path]:
-        del doc.where[p]
-    doc.where[path] = shown
-    doc.key_where[path] = shown
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _mark(doc, path + (k,), v, shown)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _mark(doc, path + (i,), v, shown)
+    """``value`` now comes from the override ``shown``: forget where the values it replaces came from."""
+    n = len(path)
+    for table in (doc.where, doc.key_where):
+        for p in [p for p in table if p[:n] == path]:
+            del table[p]
+    stack = [(path, value)]
+    while stack:
+        p, v = stack.pop()
+        doc.where[p] = shown
+        doc.key_where[p] = shown
+        if isinstance(v, dict):
+            stack.extend((p + (k,), x) for k, x in v.items())
+        elif isinstance(v, list):
+            stack.extend((p + (i,), x) for i, x in enumerate(v))
+
+
+def _float_dtype(data: dict) -> str:
+    """The world's float type, read before validation: float constants are checked against its range."""
+    world = data.get("world")
+    return "float64" if isinstance(world, dict) and world.get("dtype") == "float64" else "float32"
 
 
 def load_world(world: str | Path, overrides: Mapping[str, Any] | None = None,
@@ -111,6 +141,6 @@ def load_world(world: str | Path, overrides: Mapping[str, Any] | None = None,
         raise WorldError(f"expected a mapping at the top level, got {type(doc.data).__name__}",
                          where=doc.locate(()))
     apply_overrides(doc, overrides, origin)
-    ctx = Ctx(doc)
+    ctx = Ctx(doc, float_dtype=_float_dtype(doc.data))
     spec = parse_dataclass(WorldSpec, doc.data, ctx, ())
     return LoadedWorld(spec=spec, ctx=ctx, path=path)

@@ -20,6 +20,20 @@ MAX_CAPACITY_PER_TYPE = 65_536
 MAX_ENTITIES = 65_536
 MAX_STEPS = 1_000_000_000
 MAX_GROUPS = 64
+#: Largest dimension of a component's (or declared state's) per-item shape, and most elements per item.
+MAX_SHAPE_DIM = 65_536
+MAX_ITEM_ELEMENTS = 65_536
+
+
+def check_shape(shape: list[int], ctx: Ctx, path: tuple) -> None:
+    """A per-item shape may hold at most ``MAX_ITEM_ELEMENTS`` elements (each dimension is bounded by
+    the field: ``MAX_SHAPE_DIM``)."""
+    n = 1
+    for d in shape:
+        n *= d
+    if n > MAX_ITEM_ELEMENTS:
+        raise ctx.error(path, f"expected a shape of at most {MAX_ITEM_ELEMENTS:,} elements per item, got "
+                              f"{list(shape)} = {n:,} elements")
 
 
 @dataclass(kw_only=True)
@@ -34,6 +48,9 @@ class WorldParams:
                              doc="x_min, x_max, y_min, y_max: the camera fits it; the `bounds` system keeps "
                                  "entities inside it.")
     dtype: Literal["float32", "float64"] = fld("float32", doc="Floating-point precision of all components.")
+    on_nonfinite: Literal["reset", "raise", "ignore"] = fld(
+        "reset", doc="A world whose positions, velocities or rewards become NaN/inf: reset: end its episode and "
+                     "count it (metric state.nonfinite); raise: stop with an error; ignore: no check.")
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
         a = self.arena
@@ -45,10 +62,15 @@ class WorldParams:
 class ComponentDecl:
     """A user-declared component: one value of this shape per entity, in every world."""
 
-    shape: list[int] = fld(factory=list, ge=1, max_items=4, doc="Shape of one entity's value ([] = scalar).")
+    shape: list[int] = fld(factory=list, ge=1, le=MAX_SHAPE_DIM, max_items=4,
+                           doc=f"Shape of one entity's value ([] = scalar); at most {MAX_ITEM_ELEMENTS:,} "
+                               "elements.")
     dtype: Literal["float32", "float64", "int32", "int64", "bool"] = fld("float32", doc="Element type.")
     default: Any = fld(0, doc="Value every entity starts with (a number/boolean, or a nested list of the shape).")
     doc: str = fld("", doc="What the component holds, its units and range.")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        check_shape(self.shape, ctx, path + ("shape",))
 
 
 @dataclass(kw_only=True)
@@ -230,3 +252,9 @@ class WorldSpec:
         if total > MAX_ENTITIES:
             raise ctx.error(path + ("entities",),
                             f"expected at most {MAX_ENTITIES:,} entity slots in all, got {total:,}")
+        for i, ext in enumerate(self.extensions):
+            if ext in self.extensions[:i]:
+                raise ctx.error(path + ("extensions", i), f"extension {ext!r} is listed twice; expected each once")
+        from engine.world.budget import check_components
+
+        check_components(self, ctx)

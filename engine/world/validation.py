@@ -19,7 +19,7 @@ import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
 from engine.errors import WorldError
-from engine.world.yamlio import Document, format_path
+from engine.world.yamlio import Document, format_path, shorten
 
 MISSING = dataclasses.MISSING
 
@@ -39,11 +39,26 @@ def fld(default: Any = MISSING, *, doc: str, ge: float | None = None, gt: float 
     return dataclasses.field(default=default, metadata=meta)
 
 
-class Ctx:
-    """Where values came from: the parsed document (and override locations)."""
+#: Largest finite value of each float type: a float constant beyond it would be inf in the tensors.
+FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
+#: Integer range of each integer type.
+INT_RANGE = {"int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
 
-    def __init__(self, doc: Document | None = None) -> None:
+
+class Ctx:
+    """Where values came from: the parsed document (and override locations), and the world's float type.
+
+    ``float_dtype`` (float32 or float64) is the type every float constant ends up in: a number beyond
+    its range (3.4e38 for float32) is refused where it is read, not found as inf/NaN at tick 3.
+    """
+
+    def __init__(self, doc: Document | None = None, float_dtype: str = "float32") -> None:
         self.doc = doc
+        self.float_dtype = float_dtype
+
+    @property
+    def float_max(self) -> float:
+        return FLOAT_MAX[self.float_dtype]
 
     def where(self, path: tuple, key: bool = False) -> str | None:
         return self.doc.locate(path, key=key) if self.doc else None
@@ -59,15 +74,15 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"boolean {str(value).lower()}"
     if isinstance(value, int):
-        return f"integer {value}"
+        return f"integer {shorten(str(value), 40)}"
     if isinstance(value, float):
         return f"number {value}"
     if isinstance(value, str):
-        return f"string {value!r}"
+        return f"string {shorten(repr(value))}"
     if isinstance(value, list):
         return f"a list of {len(value)}"
     if isinstance(value, dict):
-        keys = ", ".join(map(str, list(value)[:4]))
+        keys = shorten(", ".join(map(str, list(value)[:4])))
         return f"a mapping ({keys}{', …' if len(value) > 4 else ''})"
     return type(value).__name__
 
@@ -154,14 +169,12 @@ def parse_value(tp: Any, value: Any, ctx: Ctx, path: tuple, meta: dict | None = 
         if isinstance(value, bool) or not isinstance(value, int):
             raise ctx.error(path, f"expected an integer{_sfx(meta)}, got {describe(value)}")
         _check_range(value, meta, ctx, path, "an integer")
+        lo, hi = INT_RANGE["int64"]
+        if not lo <= value <= hi:
+            raise ctx.error(path, f"expected an integer{_sfx(meta) or ' in the int64 range'}, got {describe(value)}")
         return value
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ctx.error(path, f"expected a number{_sfx(meta)}, got {describe(value)}")
-        if not math.isfinite(value):
-            raise ctx.error(path, f"expected a finite number{_sfx(meta)}, got {describe(value)}")
-        _check_range(value, meta, ctx, path, "a number")
-        return float(value)
+        return check_float(value, ctx, path, meta)
     if tp is str:
         if not isinstance(value, str):
             raise ctx.error(path, f"expected a string, got {describe(value)}")
@@ -188,6 +201,25 @@ def parse_value(tp: Any, value: Any, ctx: Ctx, path: tuple, meta: dict | None = 
     raise TypeError(f"spec: unsupported type hint {tp!r}")
 
 
+def check_float(value: Any, ctx: Ctx, path: tuple, meta: dict | None = None, allow_inf: bool = False,
+                dtype: str | None = None) -> float:
+    """A number, finite (``allow_inf``: or ±inf) and within the range of ``dtype`` (default: the world's
+    float type), and within the field's bounds; returns it as a float."""
+    meta = meta or {}
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ctx.error(path, f"expected a number{_sfx(meta)}, got {describe(value)}")
+    inf = isinstance(value, float) and math.isinf(value)
+    if (inf and not allow_inf) or (isinstance(value, float) and math.isnan(value)):
+        raise ctx.error(path, f"expected a finite number{_sfx(meta)}, got {describe(value)}")
+    dtype = dtype or ctx.float_dtype
+    if not inf and abs(value) > FLOAT_MAX[dtype]:
+        shown = f"{value:.4g}" if isinstance(value, float) else shorten(str(value), 30)
+        raise ctx.error(path, f"expected a number{_sfx(meta)} within the range of {dtype} "
+                              f"(|x| <= {FLOAT_MAX[dtype]:.4g}), got {shown}")
+    _check_range(value, meta, ctx, path, "a number")
+    return float(value)
+
+
 def _sfx(meta: dict) -> str:
     r = _range_text(meta)
     return f" {r}" if r else ""
@@ -198,7 +230,7 @@ def _check_range(value: float, meta: dict, ctx: Ctx, path: tuple, kind: str) -> 
            or (meta.get("gt") is not None and value <= meta["gt"])
            or (meta.get("le") is not None and value > meta["le"]))
     if bad:
-        raise ctx.error(path, f"expected {kind} {_range_text(meta)}, got {value}")
+        raise ctx.error(path, f"expected {kind} {_range_text(meta)}, got {shorten(str(value), 30)}")
 
 
 def _check_items(value: Any, meta: dict, ctx: Ctx, path: tuple) -> None:
