@@ -400,23 +400,36 @@ def test_an_override_with_a_huge_index_or_value(tmp_path, capsys):
 FUZZ_CASES = 250  # per world file (swarm, the slowest, gets a fifth): 1,050 cases in about 25 s on 2 cores
 
 
-def test_mutated_worlds_give_only_user_errors(tmp_path):
-    """Seeded mutations of every world in worlds/ through engine.make + 3 steps, in a subprocess limited
-    to 4 GiB of address space: anything but a UserError (or the limit) fails, with the mutated text."""
+def _fuzz(tmp_path, seed: int, cases: int):
     out = tmp_path / "report.json"
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("fuzz_worlds.py")), "--seed", "0",
-                           "--cases", str(FUZZ_CASES), "--weight", "swarm.yaml=0.2", "--memory-gib", "4",
-                           "--json", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("fuzz_worlds.py")), "--seed", str(seed),
+                           "--cases", str(cases), "--weight", "swarm.yaml=0.2", "--memory-gib", "4",
+                           "--json", str(out)], capture_output=True, text=True, timeout=3600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(out.read_text())
     shown = [f"--- {f['world']} case {f['case']}:\n{f['error']}\nmutated text:\n{f['text'][:3000]}"
              for f in report["failures"][:5]]
     assert not report["failures"], f"{len(report['failures'])} of {report['cases']} mutated worlds raised " \
                                    "something other than a UserError:\n" + "\n".join(shown)
-    assert report["cases"] >= 4 * FUZZ_CASES
+    unlocated = [f"{u['world']} case {u['case']}: {u['error'][:300]}" for u in report["unlocated"][:5]]
+    assert not report["unlocated"], "user errors that do not name the world file:\n" + "\n".join(unlocated)
+    assert report["cases"] >= 4 * cases
     print(f"fuzz: {report['cases']} cases ({report['ran']} ran, {report['user_error']} user errors) in "
           f"{time.perf_counter() - t0:.1f} s")
+
+
+def test_mutated_worlds_give_only_user_errors(tmp_path):
+    """Seeded mutations of every world in worlds/ through engine.make + 3 steps, in a subprocess limited
+    to 4 GiB of address space: anything but a located UserError fails, with the mutated text."""
+    _fuzz(tmp_path, seed=0, cases=FUZZ_CASES)
+
+
+@pytest.mark.slow
+def test_mutated_worlds_long_run(tmp_path):
+    """The same with other seeds and 10× the cases (about 5 minutes): `pytest -m slow`."""
+    for seed in (1, 2):
+        _fuzz(tmp_path, seed=seed, cases=5 * FUZZ_CASES)
 
 
 def test_the_fuzzer_is_reproducible_and_varied():
