@@ -23,7 +23,7 @@ from engine.core.state import StateDecl
 from engine.core.system import SystemDecl
 from engine.errors import UserCodeError
 from engine.world.schema import MAX_ITEM_ELEMENTS, MAX_SHAPE_DIM, check_shape
-from engine.world.validation import describe, fld, parse_dataclass
+from engine.world.validation import fld, named_entry, parse_dataclass
 
 
 @dataclass(kw_only=True)
@@ -115,21 +115,11 @@ def _as_decl(result: Any, name: str, path: tuple) -> SystemDecl:
     return SystemDecl(name, result, path=path)
 
 
-def _entry(app: App, entry: Any, path: tuple) -> tuple[str, Any]:
-    if isinstance(entry, str):
-        return entry, {}
-    if isinstance(entry, dict) and len(entry) == 1:
-        name, params = next(iter(entry.items()))
-        return name, ({} if params is None else params)
-    raise app.ctx.error(path, "expected a system name, {name: {params}}, or {system: dotted.path}, got "
-                              f"{describe(entry)}")
-
-
 def build_system(app: App, entry: Any, path: tuple) -> SystemDecl:
     """One item of ``systems:`` → a ``SystemDecl``; every mistake is a located error."""
     if isinstance(entry, dict) and "system" in entry:
         return _user_system(app, parse_dataclass(UserSystemEntry, entry, app.ctx, path), path)
-    name, params = _entry(app, entry, path)
+    name, params = named_entry(app.ctx, entry, path, "a system name, {name: {params}}, or {system: dotted.path}")
     if name not in app.system_kinds:
         raise app.ctx.error(path, app.lookup(app.system_kinds, name, "system") +
                             "; or use {system: module.function}")

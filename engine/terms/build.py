@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.core.app import App
 from engine.core.state import StateDecl
 from engine.world.env import GroupPlan
-from engine.world.validation import describe, parse_dataclass
-
-
-def term_entry(app: App, entry: Any, path: tuple) -> tuple[str, Any]:
-    """``name`` or ``{name: {params}}`` → (name, params)."""
-    if isinstance(entry, str):
-        return entry, {}
-    if isinstance(entry, dict) and len(entry) == 1:
-        name, params = next(iter(entry.items()))
-        return name, ({} if params is None else params)
-    raise app.ctx.error(path, f"expected a term name or {{name: {{params}}}}, got {describe(entry)}")
+from engine.world.validation import named_entry, parse_dataclass
 
 
 def build_terms(app: App, g: GroupPlan) -> None:
@@ -26,7 +14,7 @@ def build_terms(app: App, g: GroupPlan) -> None:
     for section, kinds in (("observation", app.observation_kinds), ("reward", app.reward_kinds)):
         for i, entry in enumerate(getattr(g.spec, section)):
             path = ("agents", g.name, section, i)
-            name, params = term_entry(app, entry, path)
+            name, params = named_entry(ctx, entry, path, "a term name or {name: {params}}")
             if name not in kinds:
                 raise ctx.error(path, app.lookup(kinds, name, f"{section} term"))
             kind = kinds[name]

@@ -365,3 +365,14 @@ def dataclass_schema(cls: type, defs: dict) -> dict:
     if extra is not None:
         return {"anyOf": [out] + extra(), "title": cls.__name__, "description": out["description"]}
     return out
+
+
+def named_entry(ctx: Ctx, entry: Any, path: tuple, expected: str) -> tuple[str, Any]:
+    """A list item written ``name`` or ``{name: {params}}`` → ``(name, params)``; ``expected`` says what
+    the list accepts, for the error message."""
+    if isinstance(entry, str):
+        return entry, {}
+    if isinstance(entry, dict) and len(entry) == 1:
+        name, params = next(iter(entry.items()))
+        return name, ({} if params is None else params)
+    raise ctx.error(path, f"expected {expected}, got {describe(entry)}")
