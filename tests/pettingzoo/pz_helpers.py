@@ -1,0 +1,110 @@
+"""Shared by the PettingZoo tests: the shipped worlds, a world with action masks, a private X server
+(the fixtures are registered by conftest.py; the test modules import the rest from here).
+
+The X server fixture follows tests/test_play_window.py: it starts its own ``Xvfb :N`` on a free display
+number and stops exactly that server (the PID in ``/tmp/.X<N>-lock``); without Xvfb the tests that
+need it skip and say what to install. It is started once per session (a display test module may use
+it many times).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import engine
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Every shipped world: worlds/*.yaml and the worked examples under worlds/examples/.
+SHIPPED = sorted((ROOT / "worlds").glob("*.yaml")) + sorted((ROOT / "worlds" / "examples").rglob("*.yaml"))
+HUNT = ROOT / "tests" / "train" / "hunt.yaml"  # runners that die, and a spare slot dead at reset
+FLEE = {"systems": [{"scripted_flee": {"agents": "prey", "threat": ["adversary"]}}, "physics"]}
+
+#: A small extension masking actions: adversaries may not move -x (action 1) in the right half.
+MASKS_EXT = textwrap.dedent("""\
+    import torch
+
+    def no_left_when_right_half(state):
+        x = state["pos"][:, 0:3, 0]
+        mask = torch.ones(x.shape + (5,), dtype=torch.bool)
+        mask[..., 1] = x < 0
+        return mask
+
+    def build(app):
+        app.add_action_mask("adversary", no_left_when_right_half)
+    """)
+
+
+def world_id(world: Path) -> str:
+    return world.stem
+
+
+@functools.cache
+def external_groups(world: Path) -> tuple[str, ...]:
+    return tuple(engine.make(world, num_worlds=1).external_groups)
+
+
+def skip_without_agents(world: Path) -> None:
+    if not external_groups(world):
+        pytest.skip(f"{world.relative_to(ROOT)}: no externally controlled agent group (every group is driven "
+                    "by a system or plugin of the world file), so there is no PettingZoo agent to test")
+
+
+@pytest.fixture(scope="session")
+def masked_tag(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """``tag`` with the masking extension: ``(world file, trust list)`` for ``parallel_env``."""
+    folder = tmp_path_factory.mktemp("masked_tag")
+    (folder / "masks.py").write_text(MASKS_EXT)
+    world = (ROOT / "worlds" / "tag.yaml").read_text()
+    (folder / "tag.yaml").write_text(world.replace("\nname: tag\n", "\nname: masked_tag\nextensions: [masks]\n"))
+    return folder / "tag.yaml", [folder]
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """A private X server for the session; yields its DISPLAY value (set it with monkeypatch.setenv)."""
+    missing = [tool for tool in ("Xvfb",) if shutil.which(tool) is None]
+    if missing:
+        pytest.skip("Xvfb not installed (Debian: apt-get install xvfb)")
+    tmp = Path(tempfile.gettempdir())
+    number = next(n for n in range(120, 400)
+                  if not (tmp / f".X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists())
+    lock = tmp / f".X{number}-lock"
+    proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    pid = None
+    try:
+        _wait_for(lambda: lock.is_file() and lock.read_text().strip().isdigit(), 10, f"Xvfb :{number} to start")
+        pid = int(lock.read_text().strip())
+        _wait_for(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), 10, "the X socket")
+        yield f":{number}"
+    finally:
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it is our child: stop it by its own PID
+            proc.kill()
+            proc.wait()
