@@ -71,6 +71,7 @@ class Sim:
         self._pre_tick = list(plan.app.pre_tick)
         self._episode_end_hooks = list(plan.app.episode_end_hooks)
         self._metrics = self.table.metrics()
+        self._events = self.table.events()
         self._masked = [g for g in self.groups.values() if g.mask_fns]
         self.plugins = plan.plugins
         for host in self.plugins.values():
@@ -188,6 +189,8 @@ class Sim:
         if any_done:
             for hook in self._episode_end_hooks:
                 hook(st)
+            if self._events:
+                info["events"] = {e: st[k] for e, k in self._events.items()}
             info["final_observation"] = self.observations()
             info["final_state"] = {k: st[k] for k in self.table.recorded()}
             info["episode_return"] = {n: st[g.return_key] for n, g in groups.items()}

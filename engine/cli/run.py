@@ -36,6 +36,7 @@ def run(args) -> int:
     episodes = 0
     extra_sums: dict[str, float] = {}
     extra_n = 0
+    events: dict[str, int] = {}
     if not args.json:
         print(f"world {sim.plan.spec.name!r}: {args.worlds} worlds × "
               + ", ".join(f"{g.size} {g.name}" for g in sim.groups.values())
@@ -63,6 +64,8 @@ def run(args) -> int:
                 ret_sum[g] += float(info["episode_return"][g][done].mean(1).sum())
         for k, v in info.get("metrics", {}).items():
             extra_sums[k] = extra_sums.get(k, 0.0) + float(v)
+        for k, v in info.get("events", {}).items():
+            events[k] = events.get(k, 0) + int(v.sum())
         if info.get("metrics"):
             extra_n += 1
         progress.update(step + 1, f"episodes {episodes}")
@@ -79,6 +82,7 @@ def run(args) -> int:
         "device": str(sim.device), "threads": torch.get_num_threads(), "thread_policy": sim.threads.describe(),
     }
     summary["metrics"] = {k: v / max(extra_n, 1) for k, v in extra_sums.items()}
+    summary["events"] = events
     if hasattr(sim, "plugin_report"):
         summary["plugins"] = sim.plugin_report()
     if args.json:
@@ -98,4 +102,7 @@ def run(args) -> int:
         print(f"plugin {name}: {rep['kind']} on {rep['provider']}, {rep['calls']} calls, {ms}{note}")
     for k, v in summary["metrics"].items():
         print(f"  {k} (mean per tick): {v:.6g}")
+    for k, v in events.items():
+        if v:
+            print(f"  event {k}: {v:,} world-ticks (see SECURITY.md / world.on_nonfinite)")
     return 0

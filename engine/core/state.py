@@ -19,7 +19,9 @@ global   ``[*shape]``                 values shared by all worlds (``any_done``)
 ======== ============================ ==========================================================
 
 ``record=True`` entries are stored in recordings and ``info["final_state"]``; ``metric="name"``
-entries (``[B]``) are reported as ``info["metrics"]["name"]`` and recorded every step.
+entries (``[B]``) are reported as ``info["metrics"]["name"]`` (mean over worlds) and recorded every
+step; ``event="name"`` entries (``[B]``, for rare events that also end the episode) are reported per
+world as ``info["events"]["name"]`` on the ticks where some episode ended — free on the others.
 
 Reset rules, applied to the worlds being reset: ``default`` (back to the default), ``keep``
 (unchanged: actions, metrics, the random key), ``copy:<key>`` (the reset value of another entry:
@@ -61,6 +63,7 @@ class StateDecl:
     owner: str = ""
     record: bool = False
     metric: str | None = None
+    event: str | None = None
     doc: str = ""
 
     def __post_init__(self) -> None:
@@ -187,6 +190,10 @@ class StateTable:
 
     def recorded(self) -> list[str]:
         return [n for n, d in self.decls.items() if d.record]
+
+    def events(self) -> dict[str, str]:
+        """Reported name → state name of every entry declared as an event."""
+        return {d.event: n for n, d in self.decls.items() if d.event is not None}
 
     def metrics(self) -> dict[str, str]:
         """Reported name → state name of every entry declared as a metric."""

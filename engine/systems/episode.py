@@ -39,7 +39,7 @@ def _rewards(g, state: dict, alive_before: torch.Tensor, mortal: bool) -> torch.
     return rew * before.to(rew.dtype) if mortal else rew
 
 
-NONFINITE = "metric.state.nonfinite"
+NONFINITE = "event.nonfinite"
 
 
 def _nonfinite_worlds(state: dict, groups: list) -> torch.Tensor:
@@ -54,7 +54,7 @@ def make_finish(plan):
     """Observations, rewards, per-agent termination, truncation, episode returns; the tick and RNG counters.
 
     With ``world.on_nonfinite`` ``reset`` (default) or ``raise``, a world whose state became NaN/inf is
-    counted (``info["metrics"]["state.nonfinite"]``) and ended this tick, so it resets instead of
+    reported (``info["events"]["nonfinite"]``, per world) and ended this tick, so it resets instead of
     poisoning a training run; ``raise`` then stops the run with a user error (``install_episode``).
     """
     spec = plan.spec
@@ -77,7 +77,7 @@ def make_finish(plan):
             state[g.reward_key] = _rewards(g, state, alive_before, g.slice.name in mortal)
         if guard:
             bad = _nonfinite_worlds(state, groups)
-            state[NONFINITE] = bad.to(state["pos"].dtype)
+            state[NONFINITE] = bad
             world_term = world_term | bad
         for g in groups:
             rew = state[g.reward_key]
@@ -97,7 +97,7 @@ def _start(state: dict) -> None:
 def _raise_on_nonfinite(state: dict) -> None:
     from engine.errors import UserError
 
-    bad = state[NONFINITE] > 0
+    bad = state[NONFINITE]
     if bool(bad.any()):
         worlds = bad.nonzero().flatten().tolist()
         raise UserError(f"the state of world(s) {worlds[:8]} became NaN or infinite at tick "
@@ -112,8 +112,8 @@ def install_episode(app, plan) -> None:
 
     mode = getattr(plan.spec.world, "on_nonfinite", "reset")
     if mode != "ignore":
-        app.add_state(StateDecl(NONFINITE, "world", (), "float", 0, reset="keep", owner="tick",
-                                metric="state.nonfinite", doc="1 where the world's state became NaN/inf this tick"))
+        app.add_state(StateDecl(NONFINITE, "world", (), "bool", False, reset="keep", owner="tick",
+                                event="nonfinite", doc="the world's state became NaN/inf this tick (it ends)"))
     if mode == "raise":
         app.add_after_episode_end(_raise_on_nonfinite)
     # one dict entry: run eagerly, not worth a compiled call of its own
