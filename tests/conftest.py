@@ -1,8 +1,58 @@
-"""Suite-wide options: tests marked ``slow`` run only when asked for (``pytest -m slow``)."""
+"""Suite-wide options and fixtures: tests marked ``slow`` run only when asked for (``pytest -m slow``);
+``xvfb_display`` is one private X server for the session's window tests."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """A private X server for the session; yields its DISPLAY value and stops exactly that server (its PID
+    is read from the X lock file: with a new session, the Popen PID may not be the server's)."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb not installed (Debian: apt-get install xvfb)")
+    tmp = Path(tempfile.gettempdir())
+    number = next(n for n in range(93, 400)
+                  if not (tmp / f".X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists())
+    lock = tmp / f".X{number}-lock"
+    proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    pid = None
+    try:
+        wait_for(lambda: lock.is_file() and lock.read_text().strip().isdigit(), 10, f"Xvfb :{number} to start")
+        pid = int(lock.read_text().strip())
+        wait_for(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), 10, "the X socket")
+        yield f":{number}"
+    finally:
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it is our child: stop it by its own PID
+            proc.kill()
+            proc.wait()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -12,12 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +42,6 @@ def read_log(path: Path) -> list[dict]:
     return out
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
 
 def assert_not_blank(png: Path) -> None:
     from PIL import Image
@@ -62,35 +51,21 @@ def assert_not_blank(png: Path) -> None:
     assert image.std() > 5 and len(colours) > 10, f"{png} looks blank ({len(colours)} colours)"
 
 
+def wait_for(predicate, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
 @pytest.fixture
-def xvfb() -> Iterator[str]:
-    """A private X server; yields its DISPLAY value and stops exactly that server afterwards."""
-    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (Debian: apt-get install xvfb xdotool)")
-    tmp = Path(tempfile.gettempdir())
-    number = next(n for n in range(93, 400)
-                  if not (tmp / f".X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists())
-    lock = tmp / f".X{number}-lock"
-    proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    pid = None
-    try:
-        wait_for(lambda: lock.is_file() and lock.read_text().strip().isdigit(), 10, f"Xvfb :{number} to start")
-        pid = int(lock.read_text().strip())
-        wait_for(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), 10, "the X socket")
-        yield f":{number}"
-    finally:
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # it is our child: stop it by its own PID
-            proc.kill()
-            proc.wait()
+def xvfb(xvfb_display: str) -> str:
+    """The session's X server (tests/conftest.py), for tests that also send keys with xdotool."""
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool not installed (Debian: apt-get install xdotool)")
+    return xvfb_display
 
 
 @pytest.mark.display

@@ -1,3 +1,3 @@
 """Registers the PettingZoo tests' fixtures (defined in pz_helpers.py)."""
 
-from pz_helpers import masked_tag, xvfb_display  # noqa: F401
+from pz_helpers import masked_tag  # noqa: F401

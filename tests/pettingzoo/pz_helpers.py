@@ -10,14 +10,7 @@ it many times).
 from __future__ import annotations
 
 import functools
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
 import textwrap
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,41 +63,3 @@ def masked_tag(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Pat
     return folder / "tag.yaml", [folder]
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-@pytest.fixture(scope="session")
-def xvfb_display() -> Iterator[str]:
-    """A private X server for the session; yields its DISPLAY value (set it with monkeypatch.setenv)."""
-    missing = [tool for tool in ("Xvfb",) if shutil.which(tool) is None]
-    if missing:
-        pytest.skip("Xvfb not installed (Debian: apt-get install xvfb)")
-    tmp = Path(tempfile.gettempdir())
-    number = next(n for n in range(120, 400)
-                  if not (tmp / f".X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists())
-    lock = tmp / f".X{number}-lock"
-    proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    pid = None
-    try:
-        _wait_for(lambda: lock.is_file() and lock.read_text().strip().isdigit(), 10, f"Xvfb :{number} to start")
-        pid = int(lock.read_text().strip())
-        _wait_for(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), 10, "the X socket")
-        yield f":{number}"
-    finally:
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # it is our child: stop it by its own PID
-            proc.kill()
-            proc.wait()
