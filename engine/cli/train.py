@@ -32,15 +32,36 @@ def add_parser(sub) -> None:
     p.add_argument("--groups", help="comma-separated agent groups to train (default: the config's, else all "
                                     "external groups)")
     p.add_argument("--out", help="run folder for logs and checkpoints (default: runs/<world>-<time>)")
-    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (its config unless --config)")
+    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (its config unless --config); with "
+                                                    "--ray, an RLlib checkpoint folder (checkpoints/final)")
     p.add_argument("--export", dest="export_dir", help="folder for the ONNX policies (default: plugins/<world>_npc)")
     p.add_argument("--export-every", type=int, help="also export every N updates (default: the config's)")
     p.add_argument("--no-export", action="store_true", help="do not export ONNX policies")
     p.add_argument("--json", action="store_true", help="print the final summary as one JSON line")
+    r = p.add_argument_group("RLlib on Ray (--ray): RLlib's PPO with batched env runners, locally or on a cluster")
+    r.add_argument("--ray", action="store_true",
+                   help="train with RLlib PPO on Ray instead of worldloom's PPO: each env runner steps --worlds worlds "
+                        "at once; runs in tools/ray/.venv (built by tools/setup.sh)")
+    r.add_argument("--address", help="Ray cluster to join (ray start --head prints it; default: RAY_ADDRESS, else "
+                                     "a local Ray instance)")
+    r.add_argument("--num-env-runners", type=int, default=1, metavar="N",
+                   help="RLlib env runners (Ray actors, one CPU each), each with --worlds worlds (default 1)")
+    r.add_argument("--iterations", type=int, metavar="K",
+                   help="PPO iterations (default: --steps or the config's total_steps ÷ the batch)")
+    r.add_argument("--num-cpus", type=int, metavar="N", help="CPUs of the local Ray instance (default: all)")
+    r.add_argument("--checkpoint-every", type=int, default=0, metavar="K",
+                   help="also write an RLlib checkpoint every K iterations (the final one is always written)")
+    r.add_argument("--ship-engine", action="store_true",
+                   help="send this worldloom package to the cluster with the job (Ray runtime_env py_modules) "
+                        "instead of relying on worldloom being installed on every node")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if getattr(args, "ray", False):
+        from engine.integrations.rllib_train import run_or_delegate
+
+        return run_or_delegate(args, sys.argv[1:])
     import torch
 
     from engine.cli.common import parse_overrides
