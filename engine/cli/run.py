@@ -21,6 +21,43 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+class _Totals:
+    """What the run accumulates from each step's info: episodes, returns, metrics, events."""
+
+    def __init__(self, groups: list[str]) -> None:
+        self.groups = groups
+        self.ret_sum = {g: 0.0 for g in groups}
+        self.episodes = 0
+        self.metric_sums: dict[str, float] = {}
+        self.metric_n = 0
+        self.events: dict[str, int] = {}
+
+    def add(self, info: dict) -> None:
+        if "episode_return" in info:
+            done = info["done"]
+            self.episodes += int(done.sum())
+            for g in self.groups:
+                self.ret_sum[g] += float(info["episode_return"][g][done].mean(1).sum())
+        for k, v in info.get("metrics", {}).items():
+            self.metric_sums[k] = self.metric_sums.get(k, 0.0) + float(v)
+        if info.get("metrics"):
+            self.metric_n += 1
+        for k, v in info.get("events", {}).items():
+            self.events[k] = self.events.get(k, 0) + int(v.sum())
+
+
+def _header(sim, args) -> None:
+    print(f"world {sim.plan.spec.name!r}: {args.worlds} worlds × "
+          + ", ".join(f"{g.size} {g.name}" for g in sim.groups.values())
+          + f" agents on {sim.device}, torch threads {sim.threads.describe()}, "
+          + ("compiled" if args.compile else "eager")
+          + (f"; controlled in-world: {', '.join(f'{g} by {s}' for g, s in sim.controlled_by.items())}"
+             if sim.controlled_by else ""))
+    if args.compile:
+        print("compiling the tick with torch.compile (slow the first time, cached afterwards; --eager skips it)…",
+              file=sys.stderr, flush=True)
+
+
 def run(args) -> int:
     import torch
 
@@ -31,44 +68,19 @@ def run(args) -> int:
     t_build = time.perf_counter()
     sim = make_sim(args)
     sim.reset(seed=args.seed)
-    groups = list(sim.groups)
-    ret_sum = {g: 0.0 for g in groups}
-    episodes = 0
-    extra_sums: dict[str, float] = {}
-    extra_n = 0
-    events: dict[str, int] = {}
+    totals = _Totals(list(sim.groups))
     if not args.json:
-        print(f"world {sim.plan.spec.name!r}: {args.worlds} worlds × "
-              + ", ".join(f"{g.size} {g.name}" for g in sim.groups.values())
-              + f" agents on {sim.device}, torch threads {sim.threads.describe()}, "
-              + ("compiled" if args.compile else "eager")
-              + (f"; controlled in-world: {', '.join(f'{g} by {s}' for g, s in sim.controlled_by.items())}"
-                 if sim.controlled_by else ""))
-    if args.compile and not args.json:
-        print("compiling the tick with torch.compile (slow the first time, cached afterwards; --eager skips it)…",
-              file=sys.stderr, flush=True)
+        _header(sim, args)
     progress = Progress(args.steps, "run")
-    first = True
     t0 = time.perf_counter()
+    t_first = 0.0
     for step in range(args.steps):
         _, _, _, _, info = sim.step(sim.sample_actions())
-        if first:  # the first tick includes compilation: keep it out of the rate
-            first = False
+        if step == 0:  # the first tick includes compilation: keep it out of the rate
             t_first = time.perf_counter() - t0
             t0 = time.perf_counter()
-        if "episode_return" in info:
-            done = info["done"]
-            n = int(done.sum())
-            episodes += n
-            for g in groups:
-                ret_sum[g] += float(info["episode_return"][g][done].mean(1).sum())
-        for k, v in info.get("metrics", {}).items():
-            extra_sums[k] = extra_sums.get(k, 0.0) + float(v)
-        for k, v in info.get("events", {}).items():
-            events[k] = events.get(k, 0) + int(v.sum())
-        if info.get("metrics"):
-            extra_n += 1
-        progress.update(step + 1, f"episodes {episodes}")
+        totals.add(info)
+        progress.update(step + 1, f"episodes {totals.episodes}")
     wall = max(time.perf_counter() - t0, 1e-9)
     progress.close()
     timed_steps = max(args.steps - 1, 1)
@@ -76,33 +88,35 @@ def run(args) -> int:
         "world": sim.plan.spec.name, "worlds": args.worlds, "steps": args.steps,
         "agent_steps": args.steps * sim.agent_steps_per_tick,
         "agent_steps_per_s": timed_steps * sim.agent_steps_per_tick / wall,
-        "ticks_per_s": timed_steps / wall, "episodes": episodes,
-        "mean_episode_return": {g: (ret_sum[g] / episodes if episodes else None) for g in groups},
+        "ticks_per_s": timed_steps / wall, "episodes": totals.episodes,
+        "mean_episode_return": {g: (totals.ret_sum[g] / totals.episodes if totals.episodes else None)
+                                for g in totals.groups},
         "first_tick_s": t_first, "setup_s": t0 - t_build - t_first, "compiled": args.compile,
         "device": str(sim.device), "threads": torch.get_num_threads(), "thread_policy": sim.threads.describe(),
+        "metrics": {k: v / max(totals.metric_n, 1) for k, v in totals.metric_sums.items()},
+        "events": totals.events, "plugins": sim.plugin_report(),
     }
-    summary["metrics"] = {k: v / max(extra_n, 1) for k, v in extra_sums.items()}
-    summary["events"] = events
-    if hasattr(sim, "plugin_report"):
-        summary["plugins"] = sim.plugin_report()
     if args.json:
         print(json.dumps(summary))
         return 0
+    _print_summary(summary, args, wall)
+    return 0
+
+
+def _print_summary(summary: dict, args, wall: float) -> None:
     print(f"steps: {args.steps} ticks × {args.worlds} worlds = {summary['agent_steps']:,} agent-steps "
-          f"in {wall:.2f} s (first tick {t_first:.2f} s, not counted)")
+          f"in {wall:.2f} s (first tick {summary['first_tick_s']:.2f} s, not counted)")
     print(f"agent-steps/s: {summary['agent_steps_per_s']:,.0f}   ticks/s: {summary['ticks_per_s']:,.0f}")
-    print(f"episodes finished: {episodes}   threads: {summary['thread_policy']}")
-    for g in groups:
-        r = summary["mean_episode_return"][g]
+    print(f"episodes finished: {summary['episodes']}   threads: {summary['thread_policy']}")
+    for g, r in summary["mean_episode_return"].items():
         print(f"  mean episode return {g}: {'n/a (no episode finished)' if r is None else f'{r:.3f}'}")
-    for name, rep in summary.get("plugins", {}).items():
+    for name, rep in summary["plugins"].items():
         ms = f"{rep['ms_per_call']:.3f} ms/call" if rep["ms_per_call"] is not None else "not called"
         bad = rep.get("nonfinite", 0)
         note = f", {bad:,} non-finite output values (on_nan: {rep['on_nan']})" if bad else ""
         print(f"plugin {name}: {rep['kind']} on {rep['provider']}, {rep['calls']} calls, {ms}{note}")
     for k, v in summary["metrics"].items():
         print(f"  {k} (mean per tick): {v:.6g}")
-    for k, v in events.items():
+    for k, v in summary["events"].items():
         if v:
             print(f"  event {k}: {v:,} world-ticks (see SECURITY.md / world.on_nonfinite)")
-    return 0
