@@ -18,25 +18,52 @@ from engine.core.system import SystemDecl
 from engine.errors import UserCodeError
 
 
+class _Reads(dict):
+    """A state dict that remembers which entries were read (shared by the copies a segment makes)."""
+
+    def __init__(self, state: dict, reads: set[str] | None = None) -> None:
+        super().__init__(state)
+        self.reads = set() if reads is None else reads
+
+    def __getitem__(self, key: str):
+        self.reads.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default=None):
+        self.reads.add(key)
+        return super().get(key, default)
+
+    def fork(self) -> _Reads:
+        return _Reads(self, self.reads)
+
+
+def _copy(state: dict) -> dict:
+    return state.fork() if isinstance(state, _Reads) else dict(state)
+
+
 class _Compiled:
     """A segment compiled with ``torch.compile``, called with a flat tuple of tensors.
 
-    The first call runs eagerly to learn which entries the segment reads (all tensors in a fixed key
-    order) and writes; the compiled function takes the tensors positionally and returns only the
-    written ones, so each tick pays no dict guards and unchanged components (mass, radius, colour …)
-    are neither returned nor re-checked — at one world the tick is dispatch-bound, and this matters.
+    The first call runs eagerly to learn which entries the segment reads and writes; the compiled
+    function takes only the read tensors, positionally, and returns only the written ones — so each
+    tick pays no dict guards, and entries the segment never touches (other systems' state, colours,
+    metrics …) are neither passed, guarded nor returned: at one world the tick is dispatch-bound, and
+    the guards on every input tensor are a good part of it.
     """
 
     def __init__(self, fn: Callable[[dict], dict]) -> None:
         self.fn = fn
         self.compiled = None
+        self.state_keys: tuple[str, ...] = ()
         self.keys: tuple[str, ...] = ()
         self.written: tuple[str, ...] = ()
 
     def __call__(self, state: dict) -> dict:
-        if self.compiled is None or tuple(state) != self.keys:
-            out = self.fn(state)
-            self.keys = tuple(state)
+        if self.compiled is None or tuple(state) != self.state_keys:
+            probe = _Reads(state)
+            out = self.fn(probe)
+            self.state_keys = tuple(state)
+            self.keys = tuple(k for k in state if k in probe.reads)
             self.written = tuple(k for k, v in out.items() if state.get(k) is not v)
             keys, written, fn = self.keys, self.written, self.fn
 
@@ -45,10 +72,10 @@ class _Compiled:
                 return tuple(new[k] for k in written)
 
             self.compiled = torch.compile(flat, dynamic=False)
-            self.compiled(*state.values())  # compile now: the first tick pays for it, not some later one
-            return out
+            self.compiled(*[state[k] for k in keys])  # compile now: the first tick pays for it, not a later one
+            return dict(out)
         out = dict(state)
-        out.update(zip(self.written, self.compiled(*state.values())))
+        out.update(zip(self.written, self.compiled(*[state[k] for k in self.keys])))
         return out
 
 
@@ -83,7 +110,7 @@ class Tick:
         fns = [s.fn for s in systems]
 
         def segment(state: dict) -> dict:
-            state = dict(state)
+            state = _copy(state)
             for fn in fns:
                 fn(state)
             return state

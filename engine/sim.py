@@ -134,7 +134,7 @@ class Sim:
         return self._view.render(world)
 
     def _write_actions(self, actions: Mapping[str, Any] | None) -> None:
-        from engine.core.action_check import check_actions
+        from engine.core.action_check import convert_actions
 
         if actions is not None and not isinstance(actions, Mapping):
             raise ActionError(f"actions: expected a dict {{group: tensor}} for {self.external_groups}, got "
@@ -146,13 +146,23 @@ class Sim:
             if g not in self.groups or g in self.controlled_by:
                 self._bad_group(g)
             plan = self.groups[g]
-            checked[plan.action_key] = check_actions(g, a, st[plan.action_key], plan.action_space, self.action_check)
+            checked[plan.action_key] = convert_actions(g, a, st[plan.action_key], plan.action_space, self.action_check)
         if len(actions) != len(self.external_groups):
             for g in self.external_groups:
                 if g not in actions:
                     raise ActionError(f"missing actions for agent group {g!r}; expected a tensor for each of "
                                       f"{self.external_groups}")
-        st.update(checked)  # only once every group's actions passed: a bad call changes nothing
+        self.state = {**st, **checked}  # a new dict: the values are checked in the tick (engine.systems.actions)
+
+    def _raise_bad_actions(self, before: dict) -> None:
+        """The tick flagged an action out of its space: say which one (``error`` mode; the step is undone)."""
+        from engine.core.action_check import check_actions
+
+        for name, g in self.groups.items():
+            if name in self.external_groups:
+                check_actions(name, before[g.action_key], before[g.action_key], g.action_space, "error")
+        raise ActionError("an action was out of its space (a controller in the world file wrote it); expected "
+                          + "; ".join(f"{n}: {g.action_space.describe()}" for n, g in self.groups.items()))
 
     def _bad_group(self, g: str) -> None:
         if g not in self.groups:
@@ -167,21 +177,31 @@ class Sim:
         """
         if self._needs_reset:
             self.reset()
+        prior = self.state
+        gen_before = self._gen.get_state() if self._pre_tick else None  # pre-tick hooks draw from it
         self._write_actions(actions)
         for hook in self._pre_tick:
             hook(self.state, self._gen, self.num_worlds)
-        st = self.threads.timed(lambda: self._tick(self.state))
+        before = self.state
+        st = self.threads.timed(lambda: self._tick(before))
+        any_done = bool(st["any_done"])
+        if any_done and bool(st.get("action_error", False)):  # (the flag raises any_done: no extra sync)
+            if self.action_check == "error":
+                self.state = prior  # the rejected step changes nothing
+                if gen_before is not None:
+                    self._gen.set_state(gen_before)
+                self._raise_bad_actions(before)
+            any_done = bool(st["done"].any())  # clipped: did an episode really end?
         self.state = st
-        return self._outputs(st)
+        return self._outputs(st, any_done)
 
-    def _outputs(self, st: dict):
+    def _outputs(self, st: dict, any_done: bool):
         groups = self.groups
         rewards = {n: st[g.reward_key] for n, g in groups.items()}
         terminated = {n: st[g.terminated_key] for n, g in groups.items()}
         truncated = {n: st[g.truncated_key] for n, g in groups.items()}
         done = st["done"]
         info: dict[str, Any] = {"done": done}
-        any_done = bool(st["any_done"])
         if self._metrics:
             info["metrics"] = {m: st[k].mean() for m, k in self._metrics.items()}
         if self._masked:
@@ -247,7 +267,7 @@ class Sim:
         self._write_actions(self.sample_actions())
         st = self._tick.profile(self.state, timings)
         self.state = st
-        self._outputs(st)
+        self._outputs(st, bool(st["any_done"]))
 
     def close(self) -> None:
         """Release GL resources (offscreen view, pixel observer) now instead of at garbage collection."""

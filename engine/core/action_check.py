@@ -1,14 +1,16 @@
-"""Actions at the API boundary: converted and checked cheaply before they reach the tick.
+"""Actions at the API boundary: converted, and checked, before they can do harm.
 
 An out-of-range discrete action would index past the direction table (silently "up" for -1, an
 ``IndexError`` or an out-of-bounds kernel error when compiled); a NaN would poison the state; a
-continuous value of 300 would apply 300× the force. So actions are checked where they enter, with a
-mode per Sim:
+continuous value of 300 would apply 300× the force. Type, shape and device are checked here, in
+Python, with no tensor work; the values are clamped and flagged *inside* the tick
+(``engine.systems.actions``, fused with the rest), and the Sim reads the flag with ``any_done``.
+Modes per Sim:
 
 * ``error`` (default): a bad action raises ``ActionError`` naming the group, the agent, what was
-  expected and what was found — two or three whole-tensor ops and one host sync per group;
+  expected and what was found (``check_actions`` below finds it), and the step changes nothing;
 * ``clip``: out-of-range values are clipped into the space (NaN → the space's low end);
-* ``off``: no check, for trusted hot loops (out-of-range values are then undefined behaviour).
+* ``off``: no error either (values are still clamped in the tick: never undefined behaviour).
 """
 
 from __future__ import annotations
@@ -46,6 +48,28 @@ def _convert(group: str, a: Any, like: torch.Tensor, space: ActionSpace) -> torc
 def _check_dtype(group: str, t: torch.Tensor, space: ActionSpace) -> None:
     if t.dtype == torch.bool or t.dtype.is_complex:
         raise ActionError(f"actions[{group!r}]: expected numbers ({space.describe()}), got dtype {t.dtype}")
+
+
+def convert_actions(group: str, a: Any, like: torch.Tensor, space: ActionSpace, mode: str = "error") -> torch.Tensor:
+    """``a`` as a tensor of ``like``'s shape, dtype and device; values are checked in the tick.
+
+    Only floats given for a discrete space are checked here: whole numbers in ``error`` mode; in the
+    other modes they are rounded (NaN → 0).
+    """
+    t = a if type(a) is torch.Tensor and a.shape == like.shape and a.device == like.device else \
+        _convert(group, a, like, space)
+    if t.dtype == like.dtype:
+        return t
+    _check_dtype(group, t, space)
+    if space.discrete and t.dtype.is_floating_point and mode != "error":
+        t = torch.nan_to_num(t, nan=0.0, posinf=space.n - 1, neginf=0.0).round()
+    elif space.discrete and t.dtype.is_floating_point:
+        whole = torch.nan_to_num(t, nan=0.5) == torch.nan_to_num(t, nan=0.5).round()
+        if not bool(whole.all()):
+            where = _first_bad(~whole)
+            raise ActionError(f"actions[{group!r}]: agent {where[1]} of world {where[0]}: expected "
+                              f"{space.describe()}, got {float(t[where])}")
+    return t.to(like.dtype)
 
 
 def check_actions(group: str, a: Any, like: torch.Tensor, space: ActionSpace, mode: str) -> torch.Tensor:

@@ -7,12 +7,14 @@ windows: the OpenMP barrier waits for a thread that is not scheduled), and a tin
 28 ms instead of 6 µs. Training machines always run something else. So ``auto``:
 
 * uses **one thread** for small batches (entities × worlds below ``LARGE``), always;
-* for large batches, **measures** instead of assuming: every ``period`` ticks it runs a few of the
-  real ticks with 1 thread and a few with all cores (stopping a trial as soon as it is clearly
-  losing) and keeps the faster; a candidate that lost is tried less and less often (back-off up
-  to 64 periods), so a loaded machine settles on 1 thread and pays almost nothing for the
-  occasional check, while an idle one gets its cores; a tick 3× slower than the current choice's
-  last measurement (another process just took a core) triggers a new measurement at once.
+* for large batches, **measures** instead of assuming: after the first few ticks, then every
+  ``period`` seconds, it runs a few of the real ticks with 1 thread and a few with all cores (the
+  first tick on a new thread count is not counted: it starts the thread pool and may compile;
+  a trial stops as soon as it is clearly losing) and keeps the faster; a candidate that lost is
+  tried less and less often (back-off up to 64 periods), so a loaded machine settles on 1 thread
+  and pays almost nothing for the occasional check, while an idle one gets its cores; a tick 3×
+  slower than the current choice's last measurement (another process just took a core) triggers a
+  new measurement at once.
 
 ``threads`` set to a number is used as given. The thread count is process-wide (torch's setting);
 ``ThreadPolicy.describe()`` says what ran, for run summaries, ``bench`` and ``doctor``.
@@ -41,8 +43,8 @@ def cores() -> int:
 class ThreadPolicy:
     """Chooses torch's intra-op threads for a Sim; ``timed(fn)`` runs one tick under the policy."""
 
-    def __init__(self, threads: int | str | None, num_worlds: int, n_entities: int, period: int = 256,
-                 trial: int = 4) -> None:
+    def __init__(self, threads: int | str | None, num_worlds: int, n_entities: int, period: float = 2.0,
+                 trial: int = 4, first_check: int = 8) -> None:
         self.requested = threads
         self.fixed: int | None = None
         self.adaptive = False
@@ -59,7 +61,9 @@ class ThreadPolicy:
                 self.candidates = [1, many]
                 self.current = 1
                 self.backoff = {c: 1 for c in self.candidates}
-                self.since = 0
+                self.since = period * (1 - 1e-9)  # the first check comes after `first_check` ticks
+                self.first_check, self.ticks = first_check, 0
+                self.seen: set[int] = {1}
                 self.times: dict[int, float] = {}
                 self.trial_times: dict[int, float] = {}
                 self.queue: list[int] = []
@@ -75,21 +79,25 @@ class ThreadPolicy:
         if not self.adaptive:
             return fn()
         if not self.queue:
-            self.since += 1
-            if self.since < self.period:
-                t0 = time.perf_counter()
-                out = fn()
-                if time.perf_counter() - t0 > 3 * self.times.get(self.current, float("inf")):
-                    self._plan_trials(everyone=True)  # the current choice just collapsed: re-measure now
-                return out
-            self._plan_trials()
-            if not self.queue:
-                return fn()
+            t0 = time.perf_counter()
+            out = fn()
+            dt = time.perf_counter() - t0
+            self.ticks += 1
+            self.since += dt
+            if dt > 3 * self.times.get(self.current, float("inf")):
+                self._plan_trials(everyone=True)  # the current choice just collapsed: re-measure now
+            elif self.since >= self.period and self.ticks >= self.first_check:
+                self._plan_trials()
+            return out
         c = self.queue.pop(0)
         torch.set_num_threads(c)
         t0 = time.perf_counter()
         out = fn()
         dt = time.perf_counter() - t0
+        if c not in self.seen:  # the first tick on a new thread count starts its pool (and may compile)
+            self.seen.add(c)
+            self.queue.insert(0, c)
+            return out
         self.trial_times[c] = min(self.trial_times.get(c, float("inf")), dt)
         base = self.trial_times.get(self.current)
         if c != self.current and base is not None and dt > 3 * base:
@@ -103,9 +111,7 @@ class ThreadPolicy:
         due = [c for c in self.candidates
                if c != self.current and (everyone or self.since >= self.period * self.backoff[c])]
         self.trial_times = {}
-        self.queue = [self.current] * self.trial + [c for c in due for _ in range(self.trial)]
-        if not due:  # nothing due yet: keep running, count on
-            self.queue = []
+        self.queue = [self.current] * self.trial + [c for c in due for _ in range(self.trial)] if due else []
 
     def _decide(self) -> None:
         self.times.update(self.trial_times)
@@ -114,14 +120,14 @@ class ThreadPolicy:
             self.backoff[c] = 1 if c == winner else min(self.backoff[c] * 2, 64)
         self.current = winner
         torch.set_num_threads(winner)
-        self.since = 0
+        self.since = 0.0
 
     def describe(self) -> str:
         if self.requested is None:
             return f"{torch.get_num_threads()} (torch's setting)"
         if self.adaptive:
             seen = ", ".join(f"{c}: {1e6 * t:.0f} µs" for c, t in sorted(self.times.items()))
-            return f"auto → {self.current} (measured {seen or 'not yet'}; re-checked every {self.period} ticks)"
+            return f"auto → {self.current} (measured {seen or 'not yet'}; re-checked every {self.period:g} s)"
         if self.requested == "auto":
             return "auto → 1 (small batch: dispatch-bound)"
         return str(self.fixed)

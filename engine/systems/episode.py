@@ -62,6 +62,7 @@ def make_finish(plan):
     groups = list(plan.groups.values())
     mortal = plan.env.mortal_types
     guard = getattr(spec.world, "on_nonfinite", "reset") != "ignore"
+    check_actions = "action_error" in plan.state
 
     def finish(state: dict) -> None:
         state["tick"] = state["tick"] + 1
@@ -85,7 +86,10 @@ def make_finish(plan):
             state[g.terminated_key] = ~alive[:, g.sl] | world_term.unsqueeze(1)
             state[g.truncated_key] = truncated.unsqueeze(1).expand_as(rew)
         state["done"] = world_term | truncated
-        state["any_done"] = state["done"].any()
+        any_done = state["done"].any()
+        if check_actions:  # a bad action makes the Sim look at this tick (it raises or ignores, by mode)
+            any_done = any_done | state["action_error"]
+        state["any_done"] = any_done
 
     return finish
 
@@ -116,8 +120,6 @@ def install_episode(app, plan) -> None:
                                 event="nonfinite", doc="the world's state became NaN/inf this tick (it ends)"))
     if mode == "raise":
         app.add_after_episode_end(_raise_on_nonfinite)
-    # one dict entry: run eagerly, not worth a compiled call of its own
-    app.add_system(SystemDecl("tick_start", _start, reads=("alive",), writes=("alive_before",),
-                              compilable=False, stage="start"))
+    app.add_system(SystemDecl("tick_start", _start, reads=("alive",), writes=("alive_before",), stage="start"))
     app.add_system(SystemDecl("observations+rewards+termination", make_finish(plan), stage="finish"))
     app.add_derive_hook(lambda state: observe(plan, state))

@@ -40,7 +40,8 @@ def test_bench_last_line_is_the_anchor_json():
         assert key in res
     assert res["num_envs"] == 8 and len(res["agent_steps_per_s_all"]) == 2
     assert res["agent_steps_per_s_median"] > 0
-    assert set(res["profile_ms_per_tick"]) == {"tick_start", "physics", "observations+rewards+termination"}
+    systems = {"check_actions", "tick_start", "physics", "observations+rewards+termination"}
+    assert set(res["profile_ms_per_tick"]) == systems
     assert "per-system breakdown" in out.stderr
 
 

@@ -38,7 +38,7 @@ def test_a_number_is_used_as_given_and_none_leaves_torch_alone() -> None:
 
 def test_large_batches_follow_the_measured_winner(monkeypatch) -> None:
     monkeypatch.setattr(threads_mod, "cores", lambda: 2)
-    policy = ThreadPolicy("auto", num_worlds=4096, n_entities=6, period=4, trial=2)
+    policy = ThreadPolicy("auto", num_worlds=4096, n_entities=6, period=0.012, trial=2, first_check=2)
     assert policy.adaptive and torch.get_num_threads() == 1
     cost = {1: 0.004, 2: 0.002}  # an idle machine: 2 threads are faster
 

@@ -16,13 +16,14 @@ def _names(sim) -> list[str]:
 def test_lifecycle_defaults_to_after_the_worlds_systems() -> None:
     sim = engine.make("forage", num_worlds=2)
     names = _names(sim)
-    assert names[0] == "tick_start" and names[-1] == "observations+rewards+termination"
-    assert names == ["tick_start", "physics", "bounds", "lifecycle", "observations+rewards+termination"]
+    assert names[:2] == ["check_actions", "tick_start"] and names[-1] == "observations+rewards+termination"
+    assert names == ["check_actions", "tick_start", "physics", "bounds", "lifecycle",
+                     "observations+rewards+termination"]
 
 
 def test_the_world_file_can_place_lifecycle() -> None:
     sim = engine.make("forage", num_worlds=2, overrides={"systems": ["lifecycle", "physics", "bounds"]})
-    assert _names(sim)[1:3] == ["lifecycle", "physics"]
+    assert _names(sim)[2:4] == ["lifecycle", "physics"]
     sim.reset(seed=0)
     for _ in range(30):
         sim.step(sim.sample_actions())  # and it runs
