@@ -128,6 +128,9 @@ def export_torch_module(
                     f"the exported {path.name} disagrees with {type(module).__name__}: "
                     f"max abs diff {diff:.3g} > {tolerance:g}; the model was not written"
                 )
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
