@@ -48,6 +48,19 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
     return out
 
 
+def parse_threads(value: str) -> int | str:
+    """``--threads``: ``auto`` or an integer >= 1 (a user error otherwise)."""
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise UserError(f"--threads: expected an integer >= 1 or auto, got {value!r}")
+    return n
+
+
 def make_sim(args, num_worlds: int | None = None):
     """Build the Sim the arguments describe (world, overrides, worlds, device, seed, threads, compile)."""
     import torch
@@ -57,12 +70,7 @@ def make_sim(args, num_worlds: int | None = None):
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {args.device}: CUDA is not available on this machine (torch "
                         f"{torch.__version__}); use --device cpu")
-    threads = args.threads
-    if threads != "auto":
-        try:
-            threads = int(threads)
-        except ValueError:
-            raise UserError(f"--threads: expected an integer or auto, got {threads!r}") from None
+    threads = parse_threads(args.threads)
     n = num_worlds if num_worlds is not None else args.worlds
     if n < 1:
         raise UserError(f"--worlds: expected an integer >= 1, got {n}")

@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import torch
 
-    from engine.cli.common import parse_overrides
+    from engine.cli.common import parse_overrides, parse_threads
     from engine.errors import UserError
     from engine.train.controllers import parse_assignment
     from engine.train.evaluation import evaluate
@@ -46,12 +46,7 @@ def run(args) -> int:
         if g in controllers:
             raise UserError(f"--controller: group {g!r} given twice ({controllers[g]!r} and {spec!r})")
         controllers[g] = spec
-    threads = args.threads
-    if threads != "auto":
-        try:
-            threads = int(threads)
-        except ValueError:
-            raise UserError(f"--threads: expected an integer or auto, got {threads!r}") from None
+    threads = parse_threads(args.threads)
     result = evaluate(args.world, controllers, episodes=args.episodes, worlds=min(args.worlds, args.episodes),
                       seed=args.seed, overrides=parse_overrides(args.overrides), device=args.device,
                       compile=args.compile, threads=threads, deterministic=not args.sample)

@@ -115,16 +115,9 @@ def run(args) -> int:
 
 
 def _threads(args) -> int | str:
-    """``--threads`` as an integer, or ``"auto"``."""
-    from engine.errors import UserError
+    from engine.cli.common import parse_threads
 
-    threads = args.threads
-    if threads != "auto":
-        try:
-            threads = int(threads)
-        except ValueError:
-            raise UserError(f"--threads: expected an integer or auto, got {threads!r}") from None
-    return threads
+    return parse_threads(args.threads)
 
 
 def _config_changes(args) -> dict:

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -63,3 +65,11 @@ def test_doctor_reports_providers_and_gl():
     rep = json.loads(out.stdout)
     assert rep["onnxruntime_detail"]["auto_provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider")
     assert "gl_headless" in rep and "torch" in rep
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_bad_threads_is_a_user_error(value, capsys):
+    from engine.cli.main import main
+
+    assert main(["run", "tag", "--threads", value, "--steps", "2"]) == 2
+    assert f"--threads: expected an integer >= 1 or auto, got '{value}'" in capsys.readouterr().err
