@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.fileio import publish
+
 from .errors import ExportError
 
 # Loggers of the exporter stack that narrate every pass at INFO and warn about torchvision ops a plugin
@@ -128,10 +130,7 @@ def export_torch_module(
                     f"the exported {path.name} disagrees with {type(module).__name__}: "
                     f"max abs diff {diff:.3g} > {tolerance:g}; the model was not written"
                 )
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600
-            os.replace(tmp, path)
+            publish(tmp, path)  # the usual permissions (mkstemp makes 0600)
         finally:
             tmp.unlink(missing_ok=True)
     finally:

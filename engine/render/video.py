@@ -95,10 +95,9 @@ class VideoWriter:
             else:
                 self._writer.close()
                 self._writer = None
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(self._tmp, 0o666 & ~mask)  # mkstemp makes 0600: give the video the usual permissions
-            os.replace(self._tmp, self.path)
+            from engine.fileio import publish
+
+            publish(self._tmp, self.path)
         except BaseException:
             self.abort()
             raise
