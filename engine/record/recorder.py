@@ -108,6 +108,7 @@ def base_manifest(sim, *, world_path: Path, overrides: dict[str, Any], seed: int
         "device": str(sim.device),
         "compiled": bool(compiled),
         "threads": int(threads),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # vector ISA: kernels round per ISA
         "frames": {"width": frames, "height": frames} if frames else None,
         "plugins": plugins,
         "onnxruntime": ort,

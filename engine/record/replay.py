@@ -11,7 +11,8 @@ another world or model, e.g. one with a learned dynamics plugin. Every episode s
 state (the state is overwritten at step 0 and after each recorded autoreset), so the divergence per
 step measures how far the other world drifts from the recording within an episode.
 
-Bit-exactness holds for the same device, torch/numpy/onnxruntime versions, thread count, compile
+Bit-exactness holds for the same device, CPU vector ISA (``cpu_capability`` in the manifest; a
+replay on another one says so in its notes), torch/numpy/onnxruntime versions, thread count, compile
 mode and batch size: threads change reduction order in some kernels, ``torch.compile`` fuses and
 reorders float ops, another B draws spawn noise of another shape from the generator (different
 episodes altogether), and CPU and CUDA kernels round differently.
@@ -195,6 +196,7 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
             if now != facts["sha256"]:
                 notes.append(f"plugin {name!r}: model file changed since the recording (sha256 differs)")
         _check_sim(sim, rec, str(path), counterfactual=False)
+        notes += _cpu_notes(m, sim)
         return _exact(sim, rec, str(path), notes, on_step)
     # the recorded overrides belonged to the recorded world: the other world is taken as written (+ --set)
     sim = _build(world, rec, dict(overrides or {}), device, compile, threads)
@@ -203,6 +205,19 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
                         "counterfactual replay needs the same entity layout")
     _check_sim(sim, rec, str(world), counterfactual=True)
     return _counterfactual(sim, rec, str(world), notes, on_step)
+
+
+def _cpu_notes(manifest: dict, sim) -> list[str]:
+    """Bit-exactness also needs the CPU's vector ISA: eager kernels round differently per ISA."""
+    if sim.device.type != "cpu":
+        return []
+    here = torch.backends.cpu.get_cpu_capability()
+    there = manifest.get("cpu_capability")
+    if there == here:
+        return []
+    where = f"on a {there} CPU" if there else "before CPUs were noted (worldloom < 0.2)"
+    return [f"recorded {where}, replayed on a {here} CPU: vectorized kernels may round differently, so "
+            "last-bit differences (~1e-9) are expected; replay on the same kind of CPU for bit-exactness"]
 
 
 def _actions(sim, shard: dict[str, np.ndarray], t: int) -> dict[str, torch.Tensor]:

@@ -1,4 +1,9 @@
-"""Recordings made before the Core 2 redesign (commit 9b2fbb2) still load and replay bit for bit."""
+"""Recordings made before the Core 2 redesign (commit 9b2fbb2) still load and replay bit for bit.
+
+Bit for bit on the kind of CPU that made the fixture (CI's); on a CPU with another vector ISA (e.g.
+AVX-512) eager kernels round the last bit differently — the replay says so in its notes, and the
+differences stay at float32 rounding (the same code at 9b2fbb2 differs from the fixture just as much
+there)."""
 
 from __future__ import annotations
 
@@ -21,4 +26,9 @@ def test_a_recording_from_before_core2_replays_exactly(tmp_path: Path) -> None:
     manifest["world"]["path"] = str(resource_dir("worlds") / "forage.yaml")
     (rec / "manifest.json").write_text(json.dumps(manifest))
     report = replay(rec)
-    assert report.steps == 30 and report.mismatches == {} and report.first_step is None
+    assert report.steps == 30
+    if report.mismatches:  # another CPU: only last-bit rounding, and the report says why
+        assert report.max_divergence <= 1e-7, report.mismatches
+        assert any("CPU" in n for n in report.notes), report.notes
+    # an old recording names no CPU: a replay cannot promise bit-exactness without noting it
+    assert any("before CPUs were noted" in n for n in report.notes)
