@@ -20,7 +20,7 @@ import torch
 from engine.build import WorldPlan, build_world
 from engine.core.resolver import TrustPolicy
 from engine.core.threads import ThreadPolicy
-from engine.errors import ActionError
+from engine.errors import ActionError, UserCodeError
 from engine.scheduler import Tick
 from engine.world.loader import load_world
 
@@ -104,7 +104,12 @@ class Sim:
         run_checks(self.plan.app, first)
 
     def _reset_worlds(self, mask: torch.Tensor | None) -> None:
-        """Reset all worlds (mask None) or those with ``mask [B]`` true, and recompute observations."""
+        """Reset all worlds (mask None) or those with ``mask [B]`` true, and recompute observations.
+
+        Callers pass a mask only when some world is to reset: with one world that is all of them, and
+        an unmasked reset skips a select per entry."""
+        if self.num_worlds == 1:
+            mask = None
         self.state = self.table.reset(self.state, self.num_worlds, mask, self._gen)
 
     def reset(self, seed: int | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -180,8 +185,8 @@ class Sim:
         prior = self.state
         gen_before = self._gen.get_state() if self._pre_tick else None  # pre-tick hooks draw from it
         self._write_actions(actions)
-        for hook in self._pre_tick:
-            hook(self.state, self._gen, self.num_worlds)
+        if self._pre_tick:
+            self._run_pre_tick()
         before = self.state
         st = self.threads.timed(lambda: self._tick(before))
         any_done = bool(st["any_done"])
@@ -194,6 +199,22 @@ class Sim:
             any_done = bool(st["done"].any())  # clipped: did an episode really end?
         self.state = st
         return self._outputs(st, any_done)
+
+    def _run_pre_tick(self) -> None:
+        """Pre-tick hooks (extensions' draws); what they write must keep its declared shape and dtype
+        (the compiled tick reads its inputs exactly as it was traced: checked here, made contiguous)."""
+        st = self.state
+        ids = {k: id(v) for k, v in st.items()}
+        for hook in self._pre_tick:
+            hook(st, self._gen, self.num_worlds)
+        changed = [k for k, v in st.items() if ids.get(k) != id(v) and k in self.table]
+        if changed:
+            try:
+                self.table.check_state(st, self.num_worlds, changed)
+            except ValueError as e:
+                raise UserCodeError(f"a pre-tick hook wrote state of the wrong kind: {e}") from None
+            for k in changed:
+                st[k] = st[k].contiguous()
 
     def _outputs(self, st: dict, any_done: bool):
         groups = self.groups
@@ -258,7 +279,7 @@ class Sim:
             self.table.check_state(snap.state, self.num_worlds)
         except ValueError as e:
             raise ValueError(f"restore: the snapshot does not fit this Sim: {e}") from None
-        self.state = {k: v.clone() for k, v in snap.state.items()}
+        self.state = {k: v.clone(memory_format=torch.contiguous_format) for k, v in snap.state.items()}
         self._gen.set_state(snap.rng)
         self._needs_reset = False
 

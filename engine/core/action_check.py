@@ -59,7 +59,7 @@ def convert_actions(group: str, a: Any, like: torch.Tensor, space: ActionSpace, 
     t = a if type(a) is torch.Tensor and a.shape == like.shape and a.device == like.device else \
         _convert(group, a, like, space)
     if t.dtype == like.dtype:
-        return t
+        return t.contiguous()  # the compiled tick reads its inputs with the strides it was traced with
     _check_dtype(group, t, space)
     if space.discrete and t.dtype.is_floating_point and mode != "error":
         t = torch.nan_to_num(t, nan=0.0, posinf=space.n - 1, neginf=0.0).round()
@@ -69,7 +69,7 @@ def convert_actions(group: str, a: Any, like: torch.Tensor, space: ActionSpace, 
             where = _first_bad(~whole)
             raise ActionError(f"actions[{group!r}]: agent {where[1]} of world {where[0]}: expected "
                               f"{space.describe()}, got {float(t[where])}")
-    return t.to(like.dtype)
+    return t.to(like.dtype).contiguous()
 
 
 def check_actions(group: str, a: Any, like: torch.Tensor, space: ActionSpace, mode: str) -> torch.Tensor:

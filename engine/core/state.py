@@ -161,8 +161,11 @@ class StateTable:
         for name, decl in self.decls.items():
             if decl.reset == "default":
                 fresh[name] = self._fresh(decl, B)
-        for hook in self.reset_hooks:
-            hook(fresh, B, generator)
+        if self.reset_hooks:
+            ids = {k: id(v) for k, v in fresh.items()}
+            for hook in self.reset_hooks:
+                hook(fresh, B, generator)
+            self.check_state(fresh, B, [k for k, v in fresh.items() if ids.get(k) != id(v) and k in self.decls])
         for name, decl in self.decls.items():
             if decl.copies is not None:
                 fresh[name] = fresh.get(decl.copies, state[decl.copies])
@@ -172,7 +175,7 @@ class StateTable:
             if decl is None:
                 continue
             if mask is None or decl.scope == "global":
-                out[name] = value.clone()
+                out[name] = value.clone(memory_format=torch.contiguous_format)  # the layout the tick was traced with
             else:
                 m = mask.view((B,) + (1,) * (value.dim() - 1))
                 out[name] = torch.where(m, value, state[name])
@@ -209,3 +212,5 @@ class StateTable:
                 raise ValueError(f"state {name!r} is missing")
             if tuple(t.shape) != want:
                 raise ValueError(f"state {name!r}: expected shape {list(want)}, got {list(t.shape)}")
+            if t.dtype != self._defaults[name].dtype:
+                raise ValueError(f"state {name!r}: expected dtype {self._defaults[name].dtype}, got {t.dtype}")

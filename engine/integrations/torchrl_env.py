@@ -12,13 +12,19 @@ key                                shape               spec
                                    ``[B, A, n]``       ``OneHot(n)`` with ``categorical_actions=False``;
                                                        ``Bounded(low, high)`` for continuous groups
 ``(g, "reward")``                  ``[B, A, 1]``       ``Unbounded``
-``(g, "done" | "terminated" |      ``[B, A, 1]``       ``Categorical(2, bool)``: per agent; a dead agent
-"truncated")``                                         (``worlds/forage.yaml``) stays terminated until
-                                                       its world resets
+``(g, "done" | "terminated" |      ``[B, A, 1]``       ``Categorical(2, bool)``: per agent, only for
+"truncated")``                                         groups whose agents can die (``worlds/forage.yaml``):
+                                                       a dead agent stays terminated until its world
+                                                       resets (``agent_dones=True`` forces them)
 ``(g, "action_mask")``             ``[B, A, n]``       bool, only for groups whose actions are masked
 ``"done" | "terminated" |          ``[B, 1]``          the world's episode: TorchRL resets a world
 "truncated"``                                          when its root ``done`` is set
 =================================  ==================  ====================================
+
+**Dones.** Where agents cannot die on their own (``tag``), an agent's episode is its world's, and the
+dones live at the root only, as in TorchRL's VMAS wrapper; losses that want them per agent expand
+them (``td["next", "done"].unsqueeze(-1).expand(...)``, as TorchRL's multi-agent tutorials do). Fewer
+keys is less for ``rollout`` and collectors to copy and stack every step.
 
 **Resets.** The Sim resets a finished world in the same step (same-step autoreset). TorchRL wants the
 last observation of an episode in ``("next", ...)`` and then calls ``reset`` with a ``"_reset"`` mask
@@ -65,6 +71,9 @@ class WorldTorchRLEnv(EnvBase):
         num_worlds: the batch size B.
         categorical_actions: discrete actions as integer indices ``[B, A]`` (default, as BenchMARL's
             VMAS tasks use) or one-hot ``[B, A, n]``.
+        agent_dones: per-agent ``(g, "done" | "terminated" | "truncated")`` keys: ``None`` (default) for
+            the groups whose agents can die (a despawn or lifecycle rule ends them), ``True`` for every
+            group, ``False`` for none (the root keys only).
         compile_sim: fuse the Sim's tick with ``torch.compile`` (``engine.make(compile=True)``). The
             keyword ``compile`` itself belongs to TorchRL: every ``EnvBase`` constructor takes it to
             compile ``step_and_maybe_reset``, TorchRL's own bookkeeping included.
@@ -80,8 +89,8 @@ class WorldTorchRLEnv(EnvBase):
     """
 
     def __init__(self, world: str | os.PathLike | None = None, num_worlds: int = 1, *,
-                 categorical_actions: bool = True, compile_sim: bool = False, sim: Any = None,
-                 **make_kwargs: Any) -> None:
+                 categorical_actions: bool = True, agent_dones: bool | None = None, compile_sim: bool = False,
+                 sim: Any = None, **make_kwargs: Any) -> None:
         if sim is None:
             if world is None:
                 raise UserError("WorldTorchRLEnv: give a world (name or path) or sim=")
@@ -96,6 +105,9 @@ class WorldTorchRLEnv(EnvBase):
             raise UserError("WorldTorchRLEnv: this world has no external agent group: every group is driven by a "
                             "system or plugin in the world file, so there is nothing for a policy to act on")
         self.categorical_actions = categorical_actions
+        mortal = sim.plan.env.mortal_types
+        self._agent_dones = {g: (sim.groups[g].slice.name in mortal) if agent_dones is None else bool(agent_dones)
+                             for g in self.groups}
         super().__init__(device=sim.device, batch_size=torch.Size([sim.num_worlds]), allow_done_after_reset=True)
         self._make_specs()
         self._fresh: TensorDictBase | None = None  # first observations of the episodes the Sim already started
@@ -126,8 +138,9 @@ class WorldTorchRLEnv(EnvBase):
                 a = Bounded(space.low, space.high, (B, A) + space.per_agent_shape, dtype=fdt, device=dev)
             act[g] = Composite({"action": a}, shape=(B, A), device=dev)
             rew[g] = Composite({"reward": Unbounded((B, A, 1), dtype=fdt, device=dev)}, shape=(B, A), device=dev)
-            done[g] = Composite({k: Categorical(2, (B, A, 1), dtype=torch.bool, device=dev)
-                                 for k in ("done", "terminated", "truncated")}, shape=(B, A), device=dev)
+            if self._agent_dones[g]:
+                done[g] = Composite({k: Categorical(2, (B, A, 1), dtype=torch.bool, device=dev)
+                                     for k in ("done", "terminated", "truncated")}, shape=(B, A), device=dev)
         for k in ("done", "terminated", "truncated"):
             done[k] = Categorical(2, (B, 1), dtype=torch.bool, device=dev)
         self.observation_spec = Composite(obs, shape=(B,), device=dev)
@@ -147,8 +160,10 @@ class WorldTorchRLEnv(EnvBase):
 
     def _group_td(self, g: str, obs: torch.Tensor, term: torch.Tensor, trunc: torch.Tensor,
                   masks: Mapping[str, torch.Tensor], reward: torch.Tensor | None = None) -> TensorDictBase:
-        term1, trunc1 = term.unsqueeze(-1), trunc.unsqueeze(-1)
-        d = {"observation": obs, "done": term1 | trunc1, "terminated": term1, "truncated": trunc1}
+        d = {"observation": obs}
+        if self._agent_dones[g]:
+            term1, trunc1 = term.unsqueeze(-1), trunc.unsqueeze(-1)
+            d.update(done=term1 | trunc1, terminated=term1, truncated=trunc1)
         if reward is not None:
             d["reward"] = reward.unsqueeze(-1)
         if g in self._masked:

@@ -84,6 +84,7 @@ class WorldParallelEnv(ParallelEnv, EzPickle):
                                 sim.state[sim.groups[g].obs_key].device.type == "cpu" for g in self._groups)
         self._build_spaces()
         self._window = None
+        self._restarted = False  # the Sim auto-reset at the end of the last episode: reset() reuses it
 
     def _build_spaces(self) -> None:
         from engine.train.state import global_state_size
@@ -124,8 +125,15 @@ class WorldParallelEnv(ParallelEnv, EzPickle):
         return rows
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        """Start a new episode; ``seed`` makes it (and everything after) reproducible."""
-        obs, _ = self.sim.reset(seed=seed)
+        """Start a new episode; ``seed`` makes it (and everything after) reproducible.
+
+        Without a seed, right after an episode ended, the episode the Sim already started (its
+        autoreset, drawn from the same generator) is the new one: no second reset."""
+        if seed is None and self._restarted:
+            obs = self.sim.observations()  # the Sim already started the next episode when this one ended
+        else:
+            obs, _ = self.sim.reset(seed=seed)
+        self._restarted = False
         alive = self.sim.state["alive"].tolist()[0]
         self.agents = [a for a, e in zip(self.possible_agents, self._entity) if alive[e]]
         rows = self._observation_rows(obs, self.sim.action_masks() if self._masked else None)
@@ -145,6 +153,7 @@ class WorldParallelEnv(ParallelEnv, EzPickle):
         final = info.get("final_observation")  # one world: present exactly when its episode ended
         if final is not None:
             obs = final
+            self._restarted = True
         r: list = []
         te: list = []
         tr: list = []

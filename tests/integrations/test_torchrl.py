@@ -52,7 +52,7 @@ def test_trajectories_match_the_raw_sim():
     """Same seed and actions: ``next`` holds the final observation at an episode end, the next root
     observation the first one of the new episode; rewards and dones are the Sim's."""
     B = 6
-    env = WorldTorchRLEnv("tag", num_worlds=B, seed=3, overrides={"episode.max_steps": 7})
+    env = WorldTorchRLEnv("tag", num_worlds=B, seed=3, overrides={"episode.max_steps": 7}, agent_dones=True)
     td = env.rollout(20, break_when_any_done=False)
     sim = engine.make("tag", num_worlds=B, seed=3, overrides={"episode.max_steps": 7})
     obs, _ = sim.reset()
@@ -170,3 +170,17 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_dones_are_per_agent_only_where_agents_can_die():
+    """As TorchRL's VMAS wrapper: an agent whose episode is its world's has the root dones only."""
+    tag = WorldTorchRLEnv("tag", num_worlds=2)
+    assert set(tag.done_keys) == {"done", "terminated", "truncated"}
+    forage = WorldTorchRLEnv("forage", num_worlds=2)
+    assert ("red", "terminated") in forage.done_keys and ("blue", "done") in forage.done_keys
+    forced = WorldTorchRLEnv("tag", num_worlds=2, agent_dones=True)
+    assert ("adversary", "truncated") in forced.done_keys
+    td = forced.rollout(30, break_when_any_done=False)
+    expanded = td["next", "done"].unsqueeze(-1).expand_as(td["next", "adversary", "done"])
+    assert torch.equal(td["next", "adversary", "done"], expanded)  # the same thing, spelt per agent
+    check_env_specs(tag)
