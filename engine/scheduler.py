@@ -45,7 +45,7 @@ def _copy(state: dict) -> dict:
     return state.fork() if isinstance(state, _Reads) else dict(state)
 
 
-def _compile(flat: Callable, example: list[torch.Tensor]) -> Callable:
+def _compile(flat: Callable, example: list[torch.Tensor]) -> tuple[Callable, bool]:
     """Compile ``flat`` (tensors → tensors) for exactly these input shapes; the first tick pays for it.
 
     The segment is traced once to an FX graph (``make_fx`` on fake tensors: nothing runs, nothing
@@ -71,8 +71,8 @@ def _compile(flat: Callable, example: list[torch.Tensor]) -> Callable:
         compiled = torch.compile(_own_code(flat), dynamic=False,
                                  options={"guard_filter_fn": torch.compiler.skip_all_guards_unsafe})
         compiled(*example)
-        return compiled
-    return compile_fx(graph, fakes, config_patches={"size_asserts": False})
+        return compiled, False
+    return compile_fx(graph, fakes, config_patches={"size_asserts": False}), True
 
 
 def _own_code(fn: Callable) -> Callable:
@@ -102,6 +102,7 @@ class _Compiled:
     def __init__(self, fn: Callable[[dict], dict]) -> None:
         self.fn = fn
         self.compiled = None
+        self.traced = False  # True: traced and handed to inductor; False: Dynamo's fallback (graph breaks)
         self.state_keys: tuple[str, ...] = ()
         self.keys: tuple[str, ...] = ()
         self.written: tuple[str, ...] = ()
@@ -119,7 +120,7 @@ class _Compiled:
                 new = fn(dict(zip(keys, tensors)))
                 return tuple(new[k] for k in written)
 
-            self.compiled = _compile(flat, [state[k] for k in keys])
+            self.compiled, self.traced = _compile(flat, [state[k] for k in keys])
             return dict(out)
         out = dict(state)
         out.update(zip(self.written, self.compiled(*[state[k] for k in self.keys])))
