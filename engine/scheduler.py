@@ -17,6 +17,7 @@ from collections.abc import Callable
 import torch
 
 from engine.core.system import SystemDecl
+from engine.core.threads import cores
 from engine.errors import UserCodeError
 
 _SEGMENT_IDS = itertools.count()
@@ -57,6 +58,19 @@ def _compile(flat: Callable, example: list[torch.Tensor]) -> tuple[Callable, boo
     trace bakes in Python control flow exactly as Dynamo would without guards. A segment that
     cannot be traced this way (data-dependent Python control flow) falls back to ``torch.compile``.
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(cores(), threads))  # see below
+    try:
+        return _compile_parallel(flat, example)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _compile_parallel(flat: Callable, example: list[torch.Tensor]) -> tuple[Callable, bool]:
+    """``_compile`` with all cores set: inductor emits OpenMP parallel loops only when more than one
+    thread is set while it compiles; the loops then run on however many threads are set at run time.
+    Compiled under one thread (the thread policy's first choice), a kernel stays serial forever and
+    a large batch cannot use the cores the policy later measures as faster."""
     from torch._inductor.compile_fx import compile_fx
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.experimental.proxy_tensor import make_fx
