@@ -91,6 +91,7 @@ def _load_world_extensions(app: App) -> None:
 
 def install_extensions(app: App, plan, plugins: bool = True) -> None:
     """Build the world into ``app`` (see the module docstring); the caller freezes it afterwards."""
+    from engine.pairings import install_pairings
     from engine.systems import build_systems
     from engine.systems.actions import install_action_check
     from engine.systems.episode import install_episode
@@ -99,6 +100,7 @@ def install_extensions(app: App, plan, plugins: bool = True) -> None:
     for name in DEFAULT_EXTENSIONS:
         importlib.import_module(name).build(app)
     _declare_world_state(app, plan)
+    install_pairings(app)
     _declare_group_state(app)
     install_action_check(app)
     _load_world_extensions(app)

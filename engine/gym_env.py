@@ -159,15 +159,16 @@ class WorldEnv(gymnasium.Env):
 
 
 def register_envs() -> list[str]:
-    """Register every shipped world as ``worldloom/<name>-v0`` (idempotent); returns the ids."""
-    from engine.paths import resource_dir
+    """Register every shipped world as ``worldloom/<name>-v0`` (idempotent; ``mpe/simple`` becomes
+    ``worldloom/mpe-simple-v0``); returns the ids."""
+    from engine.paths import shipped_worlds
 
     ids = []
-    for path in sorted(resource_dir("worlds").glob("*.yaml")):
-        env_id = f"{NAMESPACE}/{path.stem}-v0"
+    for name in shipped_worlds():
+        env_id = f"{NAMESPACE}/{name.replace('/', '-')}-v0"
         if env_id not in gymnasium.registry:
             gymnasium.register(env_id, entry_point="engine.gym_env:WorldEnv",
-                               vector_entry_point="engine.vector:VectorWorldEnv", kwargs={"world": path.stem})
+                               vector_entry_point="engine.vector:VectorWorldEnv", kwargs={"world": name})
         ids.append(env_id)
     return ids
 

@@ -56,8 +56,22 @@ def resolve_world(world: str | os.PathLike) -> Path:
     except (OSError, ValueError, TypeError) as e:
         reason = getattr(e, "strerror", None) or str(e)
         raise WorldError(f"cannot use this as a world file: {reason}", where=shown) from None
-    names = sorted(x.stem for x in shipped.glob("*.yaml")) if shipped.is_dir() else []
+    names = list(shipped_worlds()) if shipped.is_dir() else []
     raise WorldError(f"world file not found: {shown} (shipped worlds: {', '.join(names) or 'none'})")
+
+
+#: Folders of worlds/ whose worlds are shipped by name as ``<folder>/<stem>`` (``mpe/simple_spread``).
+WORLD_FOLDERS = ("mpe",)
+
+
+def shipped_worlds() -> dict[str, Path]:
+    """Name → file of every shipped world: ``tag`` for ``worlds/tag.yaml``, ``mpe/simple`` for
+    ``worlds/mpe/simple.yaml`` (the worked examples under ``worlds/examples/`` are named by path)."""
+    shipped = resource_dir("worlds")
+    out = {p.stem: p for p in sorted(shipped.glob("*.yaml"))}
+    for folder in WORLD_FOLDERS:
+        out.update({f"{folder}/{p.stem}": p for p in sorted((shipped / folder).glob("*.yaml"))})
+    return out
 
 
 def data_dirs() -> list[Path]:

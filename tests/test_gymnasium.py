@@ -175,6 +175,8 @@ def test_shipped_worlds_are_registered_for_make_and_make_vec():
     assert env.unwrapped.group == "red"
     venv = gymnasium.make_vec("worldloom/tag-v0", num_envs=3, group="prey")
     assert isinstance(venv, VectorWorldEnv) and venv.observation_space.shape == (3, 14)
+    spread = gymnasium.make("worldloom/mpe-simple_spread-v0")  # worlds/mpe/simple_spread.yaml
+    assert spread.observation_space.shape == (18,)
     assert venv.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
     venv.close()
 

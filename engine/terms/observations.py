@@ -8,6 +8,7 @@ never leaks stale positions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,20 @@ class OfTypes:
 
     of: list[str] = fld(min_items=1, doc="Entity types, in order; their slots are concatenated.")
     exclude_self: bool = fld(True, doc="Leave the observing agent itself out (when its type is listed).")
+
+
+@dataclass(kw_only=True)
+class ComponentOf(OfTypes):
+    """A component of the listed entities (see ``component``)."""
+
+    name: str = fld(doc="Component name: built-in (pos, vel, radius, color …) or declared under components:.")
+
+
+@dataclass(kw_only=True)
+class PartnerOf:
+    """Which pairing a term reads (see ``pairings:``)."""
+
+    pairing: str = fld(doc="Name of a pairing whose `of` types include the group's entity type.")
 
 
 @dataclass(kw_only=True)
@@ -74,7 +89,8 @@ def _reserve(env: BuildEnv, group: GroupPlan, types: list[str], path: tuple, flo
 def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field_name: str,
                  relative: bool, ) -> tuple[int, Callable]:
     env.check_types(p.of, path + ("of",))
-    _reserve(env, group, p.of, path, 6, field_name if not relative else "relative_pos")
+    per = math.prod(env.layout.components[field_name].shape)  # values per entity (2 for pos and vel)
+    _reserve(env, group, p.of, path, 3 * per, field_name if not relative else "relative_pos")
     idx = _others(env, group, p.of, p.exclude_self)
     span = _contiguous_span(env, p.of) if idx is None else None
     if idx is None and span is None:
@@ -87,7 +103,8 @@ def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field
     a0, a1 = group.slice.start, group.slice.stop
 
     def term(state: dict) -> torch.Tensor:
-        x = _gather(state[field_name], idx, lo, hi)  # [B, A|1, K, 2]
+        x = _gather(state[field_name], idx, lo, hi)  # [B, A|1, K, *shape]
+        x = x.reshape(x.shape[:3] + (per,)).to(state["pos"].dtype)  # [B, A|1, K, per]
         if relative:
             x = x - state["pos"][:, a0:a1].unsqueeze(2)
         else:
@@ -96,7 +113,7 @@ def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field
             x = x * _gather(state["alive"], idx, lo, hi).unsqueeze(-1).to(x.dtype)
         return x.reshape(x.shape[0], a1 - a0, -1)
 
-    return 2 * k, term
+    return per * k, term
 
 
 def relative_pos(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
@@ -107,6 +124,40 @@ def relative_pos(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
 def vel(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
     """Absolute velocities of entities of the given types (MPE: other agents' velocities)."""
     return _entity_term(env, group, p, path, "vel", relative=False)
+
+
+def component(env: BuildEnv, group: GroupPlan, p: ComponentOf, path: tuple):
+    """Any per-entity component of the listed entities, flattened (MPE: other agents' channel ``c``).
+
+    Built-in (``radius``, ``color`` …) or declared under ``components:``; booleans and integers are
+    observed as 0/1 and numbers. Dead entities of mortal types read as zeros, as in the other terms.
+    """
+    comps = env.layout.components
+    if p.name not in comps:
+        import difflib
+
+        close = difflib.get_close_matches(p.name, list(comps), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise env.ctx.error(path + ("name",), f"unknown component {p.name!r}{hint}; expected one of: "
+                                              f"{', '.join(comps)} (declare your own under components:)")
+    return _entity_term(env, group, p, path, p.name, relative=False)
+
+
+def partner_pos(env: BuildEnv, group: GroupPlan, p: PartnerOf, path: tuple):
+    """The position of the agent's own partner (a pairing) relative to the agent (MPE: the goal)."""
+    from engine.pairings import partner_columns
+
+    cols = partner_columns(env, p.pairing, [group.slice.name], path + ("pairing",))
+    key, columns = cols.key, cols.columns
+    a0, a1 = group.slice.start, group.slice.stop
+
+    def term(state: dict) -> torch.Tensor:
+        pos = state["pos"]
+        partner = state[key][:, columns]  # [B, A] entity indices
+        there = torch.gather(pos, 1, partner.unsqueeze(-1).expand(-1, -1, pos.shape[-1]))
+        return there - pos[:, a0:a1]
+
+    return 2, term
 
 
 def alive(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
@@ -154,5 +205,7 @@ OBSERVATION_TERMS: dict[str, tuple[type, Callable]] = {
     "relative_pos": (OfTypes, relative_pos),
     "vel": (OfTypes, vel),
     "alive": (OfTypes, alive),
+    "component": (ComponentOf, component),
+    "partner_pos": (PartnerOf, partner_pos),
     "custom": (CustomTerm, custom),
 }

@@ -43,6 +43,29 @@ class DistanceReward:
     to: list[str] = fld(min_items=1, doc="Entity types to measure the distance to.")
     scale: float = fld(-0.1, doc="Reward per unit of distance (negative: closer is better).")
     reduce: str = fld("min", doc="min: nearest entity; sum: all of them.")
+    squared: bool = fld(False, doc="Use the squared distance (MPE simple: reward −distance²).")
+
+
+@dataclass(kw_only=True)
+class CoverageReward:
+    """MPE simple_spread's global reward: for each entity of ``of``, the distance to the nearest entity
+    of ``by``, summed, times ``scale``; the same value for every agent of the group (a team term)."""
+
+    of: list[str] = fld(min_items=1, doc="Entity types to cover (landmarks).")
+    by: list[str] = fld(min_items=1, doc="Entity types that cover them (the agents).")
+    scale: float = fld(-1.0, doc="Reward per unit of summed distance (negative: covered is better).")
+
+
+@dataclass(kw_only=True)
+class PartnerDistanceReward:
+    """``scale`` × the distance between entities and their partners (a pairing): the agent's own, or
+    — with ``of`` — the min or sum over the entities of those types, the same for every agent."""
+
+    pairing: str = fld(doc="Name of a pairing (see pairings:).")
+    of: list[str] | None = fld(None, doc="Entity types whose distances count (default: the agent's own).")
+    reduce: str = fld("min", doc="With `of`: min (the closest one) or sum.")
+    scale: float = fld(-1.0, doc="Reward per unit of distance.")
+    squared: bool = fld(False, doc="Use the squared distance.")
 
 
 @dataclass(kw_only=True)
@@ -120,11 +143,14 @@ def distance(env: BuildEnv, group: GroupPlan, p: DistanceReward, path: tuple):
     idx = env.layout.indices(p.to).to(env.device)
     a0, a1 = group.slice.start, group.slice.stop
 
+    squared = p.squared
+
     def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
         pos = state["pos"]
         if len(idx) == 0:  # the listed types have no slots (count 0): nothing to be near, as when all are dead
             return pos.new_zeros(pos.shape[0], a1 - a0)
-        d = (pos[:, a0:a1].unsqueeze(2) - pos[:, idx].unsqueeze(1)).square().sum(-1).sqrt()
+        d = (pos[:, a0:a1].unsqueeze(2) - pos[:, idx].unsqueeze(1)).square().sum(-1)
+        d = d if squared else d.sqrt()
         d = torch.where(state["alive"][:, idx].unsqueeze(1), d, torch.full_like(d, float("inf")))
         if p.reduce == "min":
             r = d.min(-1).values
@@ -132,6 +158,60 @@ def distance(env: BuildEnv, group: GroupPlan, p: DistanceReward, path: tuple):
         else:
             r = torch.where(torch.isinf(d), torch.zeros_like(d), d).sum(-1)
         return r * p.scale
+
+    return term
+
+
+def coverage(env: BuildEnv, group: GroupPlan, p: CoverageReward, path: tuple):
+    env.check_types(p.of, path + ("of",))
+    env.check_types(p.by, path + ("by",))
+    k_of = sum(env.layout.types[t].capacity for t in p.of)
+    k_by = sum(env.layout.types[t].capacity for t in p.by)
+    env.reserve(k_of * k_by * (4 * env.float_size + 4), f"the coverage reward ({k_of:,} × {k_by:,} entities)",
+                path, "list fewer entity types or lower their counts/capacities")
+    of = env.layout.indices(p.of).to(env.device)
+    by = env.layout.indices(p.by).to(env.device)
+    A, scale = group.size, p.scale
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        pos, alive = state["pos"], state["alive"]
+        if len(of) == 0 or len(by) == 0:
+            return pos.new_zeros(pos.shape[0], A)
+        d = (pos[:, of].unsqueeze(2) - pos[:, by].unsqueeze(1)).square().sum(-1).sqrt()  # [B, K_of, K_by]
+        d = torch.where(alive[:, by].unsqueeze(1), d, torch.full_like(d, float("inf")))
+        nearest = d.min(-1).values  # [B, K_of]: inf where no coverer is alive
+        covered = torch.where(alive[:, of] & ~torch.isinf(nearest), nearest, torch.zeros_like(nearest))
+        return (covered.sum(-1) * scale).unsqueeze(1).expand(-1, A)
+
+    return term
+
+
+def partner_distance(env: BuildEnv, group: GroupPlan, p: PartnerDistanceReward, path: tuple):
+    from engine.pairings import partner_columns
+
+    if p.reduce not in ("min", "sum"):
+        raise env.ctx.error(path + ("reduce",), f"expected 'min' or 'sum', got {p.reduce!r}")
+    types = [group.slice.name] if p.of is None else env.check_types(p.of, path + ("of",))
+    cols = partner_columns(env, p.pairing, types, path + ("of" if p.of is not None else "pairing",))
+    key, columns = cols.key, cols.columns
+    who = env.layout.indices(types).to(env.device)  # [K] the entities whose distance counts
+    own, reduce, scale, squared, A = p.of is None, p.reduce, p.scale, p.squared, group.size
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        pos = state["pos"]
+        partner = state[key][:, columns]  # [B, K]
+        there = torch.gather(pos, 1, partner.unsqueeze(-1).expand(-1, -1, pos.shape[-1]))
+        d = (pos[:, who] - there).square().sum(-1)
+        d = d if squared else d.sqrt()  # [B, K]
+        if own:
+            return d * scale
+        live = state["alive"][:, who]
+        if reduce == "min":
+            d = torch.where(live, d, torch.full_like(d, float("inf"))).min(-1).values
+            d = torch.where(torch.isinf(d), torch.zeros_like(d), d)
+        else:
+            d = torch.where(live, d, torch.zeros_like(d)).sum(-1)
+        return (d * scale).unsqueeze(1).expand(-1, A)
 
     return term
 
@@ -177,6 +257,8 @@ REWARD_TERMS: dict[str, tuple[type, Callable]] = {
     "contact": (ContactReward, contact),
     "bounds_penalty": (BoundsPenalty, bounds_penalty),
     "distance": (DistanceReward, distance),
+    "coverage": (CoverageReward, coverage),
+    "partner_distance": (PartnerDistanceReward, partner_distance),
     "collect": (CollectReward, collect),
     "death": (DeathReward, death),
     "custom": (CustomReward, custom),

@@ -221,6 +221,21 @@ class RenderSettings:
 
 
 @dataclass(kw_only=True)
+class PairingSpec:
+    """Binds every entity of some types to one partner entity of another type, drawn at each reset
+    ("goal i belongs to agent i", "the listener's target landmark"): terms then say "own partner"
+    (``partner_pos``, ``partner_distance``) without index arithmetic; the binding is state
+    (``pair.<name>``: the partner's entity index), recorded and snapshotted like the rest."""
+
+    of: list[str] = fld(min_items=1, doc="Entity types whose entities each get a partner, in entity-axis order.")
+    to: str = fld(doc="Entity type the partners are chosen from.")
+    choose: Literal["fixed", "shuffled", "random", "shared"] = fld(
+        "fixed", doc="fixed: the i-th entity of `of` gets the i-th of `to` (same counts); shuffled: a random "
+                     "one-to-one assignment per world (same counts); random: each picks any `to` entity "
+                     "independently; shared: one random `to` entity per world for all (MPE's goal landmark).")
+
+
+@dataclass(kw_only=True)
 class WorldSpec:
     """A worldloom world file."""
 
@@ -232,6 +247,8 @@ class WorldSpec:
                                                doc="User-declared components beyond the built-in ones.")
     entities: dict[str, EntityType] = fld(min_items=1, max_items=MAX_GROUPS,
                                           doc="Entity types, in entity-axis order.")
+    pairings: dict[str, PairingSpec] = fld(factory=dict, max_items=64,
+                                           doc="Named bindings of entities to partner entities (see PairingSpec).")
     agents: dict[str, AgentGroup] = fld(factory=dict, max_items=MAX_GROUPS, doc="Agent groups.")
     extensions: list[str] = fld(factory=list, max_items=64,
                                 doc="Dotted paths of extensions (objects with build(app)) that register systems, "

@@ -9,7 +9,7 @@ from engine.cli.schema import world_json_schema
 from engine.world.yamlio import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-WORLDS = sorted((ROOT / "worlds").glob("*.yaml"))
+WORLDS = sorted((ROOT / "worlds").glob("*.yaml")) + sorted((ROOT / "worlds" / "mpe").glob("*.yaml"))
 
 
 def test_shipped_schema_is_up_to_date():

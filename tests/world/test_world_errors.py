@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
+from engine.paths import shipped_worlds
 
 GOOD = textwrap.dedent("""\
     version: 1
@@ -171,7 +172,6 @@ def test_cli_prints_no_traceback(tmp_path):
     assert out.stderr.count("\n") == 1, out.stderr
 
 
-@pytest.mark.parametrize("world", sorted(Path(__file__).resolve().parents[2].joinpath("worlds").glob("*.yaml")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("world", list(shipped_worlds().values()), ids=lambda p: p.name)
 def test_every_shipped_world_validates(world, capsys):
     assert main(["validate", str(world)]) == 0, capsys.readouterr().err

@@ -1,0 +1,93 @@
+"""Copy the state of an ``mpe2`` env into world 0 of the matching Sim, so anyone can check parity.
+
+The worlds in ``worlds/mpe/`` follow mpe2's entity order — ``world.agents`` then ``world.landmarks``
+— so entity ``i`` of the Sim is entity ``i`` of that list. ``load_state`` copies what the scenario
+holds per entity (positions, velocities, the communication channel ``c`` of agents where the world
+declares a ``comm`` component) and recomputes the observations, so the next ``sim.step`` with the
+same actions as ``env.step`` must give the same states, observations and rewards.
+
+Example:
+    >>> import engine, torch
+    >>> from mpe2 import simple_spread_v3
+    >>> from engine.interop.mpe2 import load_state
+    >>> env = simple_spread_v3.parallel_env()
+    >>> _ = env.reset(seed=3)
+    >>> sim = engine.make("mpe/simple_spread")
+    >>> _ = sim.reset()
+    >>> load_state(sim, env)
+    >>> bool((sim.observations()["agent"][0, 0] - torch.as_tensor(env.unwrapped.scenario.observation(
+    ...     env.unwrapped.world.agents[0], env.unwrapped.world), dtype=torch.float32)).abs().max() < 1e-6)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.errors import UserError
+
+
+def mpe_world(env: Any) -> Any:
+    """The ``mpe2._mpe_utils.core.World`` behind an mpe2 env (AEC, parallel or wrapped)."""
+    inner = getattr(env, "unwrapped", env)
+    world = getattr(inner, "world", None)
+    if world is None or not hasattr(world, "agents") or not hasattr(world, "landmarks"):
+        raise UserError(f"load_state: expected an mpe2 env (with .unwrapped.world), got {type(env).__name__}")
+    return world
+
+
+def load_state(sim: Any, env: Any, attrs: dict[str, str] | None = None) -> None:
+    """Put the full state of mpe2 ``env`` into world 0 of ``sim`` and recompute its observations.
+
+    The world's pairings take their partners from the mpe2 entities' attribute of the same name or
+    with ``_a`` appended (MPE's ``goal_a``); ``attrs`` maps a pairing to another attribute. Raises
+    ``UserError`` when the two do not hold the same entities (count, comm width, pairings).
+    """
+    world = mpe_world(env)
+    entities = list(world.agents) + list(world.landmarks)
+    if len(entities) != sim.layout.n:
+        raise UserError(f"load_state: the mpe2 world has {len(entities)} entities (agents, then landmarks), "
+                        f"the Sim {sim.layout.n}; build the Sim with the same counts")
+    state = dict(sim.state)
+
+    def put(key: str, rows: np.ndarray) -> None:
+        value = state[key].clone()
+        value[0] = torch.as_tensor(rows, dtype=value.dtype, device=value.device)
+        state[key] = value
+
+    put("pos", np.stack([e.state.p_pos for e in entities]))
+    put("vel", np.stack([e.state.p_vel for e in entities]))
+    if "comm" in state:
+        width = state["comm"].shape[-1]
+        rows = np.zeros((len(entities), width))
+        for i, agent in enumerate(world.agents):
+            c = np.asarray(agent.state.c if agent.state.c is not None else np.zeros(width), dtype=np.float64)
+            if c.shape != (width,):
+                raise UserError(f"load_state: mpe2 agent {agent.name!r} has a channel of width {c.shape}, the "
+                                f"world's comm component {width}")
+            rows[i] = c
+        put("comm", rows)
+    for name, partners in _pairings(sim, entities, attrs or {}):
+        put(f"pair.{name}", np.array(partners))
+    for hook in sim.table.derive_hooks:  # observations are derived from the state just written
+        hook(state)
+    sim.state = state
+
+
+def _pairings(sim: Any, entities: list, attrs: dict[str, str]):
+    """(name, partner entity indices) for every pairing of the Sim's world."""
+    index = {id(e): i for i, e in enumerate(entities)}
+    for name, spec in sim.plan.spec.pairings.items():
+        members = [entities[i] for i in sim.layout.indices(spec.of).tolist()]
+        options = [attrs[name]] if name in attrs else [name, f"{name}_a"]
+        attr = next((a for a in options if all(getattr(e, a, None) is not None for e in members)), None)
+        if attr is None:
+            raise UserError(f"load_state: the mpe2 entities of {spec.of} have no attribute {' or '.join(options)} "
+                            f"for pairing {name!r}; pass attrs={{{name!r}: 'their attribute'}}")
+        partners = [index.get(id(getattr(e, attr)), -1) for e in members]
+        if -1 in partners:
+            raise UserError(f"load_state: a partner named by {attr!r} is not one of the mpe2 world's entities")
+        yield name, partners

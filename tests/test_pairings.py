@@ -1,0 +1,77 @@
+"""Pairings (engine.pairings): partners drawn per reset as declared, read by the partner terms, and
+every mistake in a pairing a located error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import engine
+from engine.errors import WorldError
+
+WORLD = Path(engine.__file__).parent.parent / "worlds" / "mpe" / "simple_adversary.yaml"
+
+
+def _make(num_worlds: int = 64, **overrides):
+    return engine.make(WORLD, num_worlds=num_worlds, overrides=overrides or None, seed=0)
+
+
+def test_shared_gives_every_entity_of_a_world_the_same_random_partner() -> None:
+    sim = _make()
+    sim.reset()
+    pair = sim.state["pair.goal"]  # [B, 3]: adversary, agent, agent → a landmark index
+    assert pair.shape == (64, 3) and bool((pair == pair[:, :1]).all())
+    landmarks = sim.layout.types["landmark"]
+    assert set(pair[:, 0].tolist()) == {landmarks.start, landmarks.start + 1}  # both drawn over 64 worlds
+
+
+AGENTS_ONLY = {"pairings.goal.of": ["agent"],  # the good agents each get their own landmark
+               "agents.adversary.reward": [{"distance": {"to": ["landmark"]}}],
+               "agents.agent.reward": [{"partner_distance": {"pairing": "goal"}}]}
+
+
+def test_shuffled_is_a_one_to_one_assignment_and_fixed_is_in_order() -> None:
+    shuffled = _make(**AGENTS_ONLY, **{"pairings.goal.choose": "shuffled"})
+    shuffled.reset()
+    lm = shuffled.layout.types["landmark"].start
+    rows = {tuple(r) for r in (shuffled.state["pair.goal"] - lm).tolist()}
+    assert rows == {(0, 1), (1, 0)}
+    fixed = _make(**AGENTS_ONLY, **{"pairings.goal.choose": "fixed"})
+    fixed.reset()
+    assert (fixed.state["pair.goal"] - lm).tolist() == [[0, 1]] * 64
+
+
+def test_partners_are_redrawn_at_reset_reproducibly_and_read_by_the_terms() -> None:
+    a, b = _make(8), _make(8)
+    a.reset(seed=3)
+    b.reset(seed=3)
+    assert torch.equal(a.state["pair.goal"], b.state["pair.goal"])
+    pos = a.state["pos"]
+    goal = pos[torch.arange(8), a.state["pair.goal"][:, 0]]  # [B, 2]
+    agents = a.layout.types["agent"]
+    want = goal.unsqueeze(1) - pos[:, agents.start:agents.stop]
+    assert torch.allclose(a.observations()["agent"][..., :2], want)  # partner_pos leads the observation
+    _, rew, *_ = a.step(a.sample_actions())
+    adv = a.layout.types["adversary"].start
+    pos, goal = a.state["pos"], a.state["pos"][torch.arange(8), a.state["pair.goal"][:, 0]]
+    assert torch.allclose(rew["adversary"][:, 0], -(pos[:, adv] - goal).norm(dim=-1), atol=1e-6)
+    good = (pos[:, agents.start:agents.stop] - goal.unsqueeze(1)).norm(dim=-1)
+    want = -good.min(1).values + (pos[:, adv] - goal).norm(dim=-1)
+    assert torch.allclose(rew["agent"], want.unsqueeze(1).expand(-1, 2), atol=1e-5)
+    assert "pair.goal" in a.table.recorded()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"pairings.goal.choose": "fixed"}, r"pairings\.goal\.choose.*3 entity slots.*of which there are 2"),
+    ({"pairings.goal.to": "landmarks"}, r"unknown entity type 'landmarks' \(did you mean 'landmark'\?\)"),
+    ({"agents.agent.observation": [{"partner_pos": {"pairing": "target"}}]}, r"unknown pairing 'target'"),
+    ({"pairings.goal.of": ["adversary"]}, r"pairing 'goal' binds entities of \['adversary'\], not \['agent'\]"),
+    ({**AGENTS_ONLY, "agents.agent.reward": [{"partner_distance": {"pairing": "goal", "reduce": "max",
+                                                                   "of": ["agent"]}}]}, r"expected 'min' or 'sum'"),
+    ({"pairings.goal.choose": "sometimes"}, r"pairings\.goal\.choose"),
+])
+def test_mistakes_in_a_pairing_are_located_errors(overrides: dict, message: str) -> None:
+    with pytest.raises(WorldError, match=message):
+        _make(2, **overrides)
