@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from wl_test_support import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = ROOT / "worlds" / "tag.yaml"
@@ -49,15 +50,6 @@ def assert_not_blank(png: Path) -> None:
     image = np.asarray(Image.open(png).convert("RGB"))
     colours = np.unique(image.reshape(-1, 3), axis=0)
     assert image.std() > 5 and len(colours) > 10, f"{png} looks blank ({len(colours)} colours)"
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture

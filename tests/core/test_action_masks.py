@@ -3,26 +3,12 @@ and samples among the available actions."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import torch
+from wl_test_support import MASKS_EXT as EXT
 
 import engine
-
-EXT = textwrap.dedent("""\
-    import torch
-
-    def no_left_when_right_half(state):
-        # adversaries may not move -x (action 1) while they are in the right half of the arena
-        x = state["pos"][:, 0:3, 0]
-        mask = torch.ones(x.shape + (5,), dtype=torch.bool)
-        mask[..., 1] = x < 0
-        return mask
-
-    def build(app):
-        app.add_action_mask("adversary", no_left_when_right_half)
-    """)
 
 
 def test_masks_are_served_and_honoured_by_random_actions(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ it many times).
 from __future__ import annotations
 
 import functools
-import textwrap
 from pathlib import Path
 
 import pytest
+from wl_test_support import MASKS_EXT
 
 import engine
 
@@ -24,19 +24,6 @@ SHIPPED = (sorted((ROOT / "worlds").glob("*.yaml")) + sorted((ROOT / "worlds" / 
 HUNT = ROOT / "tests" / "train" / "hunt.yaml"  # runners that die, and a spare slot dead at reset
 FLEE = {"systems": [{"scripted_flee": {"agents": "prey", "threat": ["adversary"]}}, "physics"]}
 
-#: A small extension masking actions: adversaries may not move -x (action 1) in the right half.
-MASKS_EXT = textwrap.dedent("""\
-    import torch
-
-    def no_left_when_right_half(state):
-        x = state["pos"][:, 0:3, 0]
-        mask = torch.ones(x.shape + (5,), dtype=torch.bool)
-        mask[..., 1] = x < 0
-        return mask
-
-    def build(app):
-        app.add_action_mask("adversary", no_left_when_right_half)
-    """)
 
 
 def world_id(world: Path) -> str:

@@ -8,12 +8,12 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from wl_test_support import TINY_WORLD
 
 import engine
 from engine.cli.main import main
@@ -22,24 +22,7 @@ from engine.world.yamlio import MAX_DEPTH
 
 ROOT = Path(__file__).resolve().parents[2]
 
-GOOD = textwrap.dedent("""\
-    version: 1
-    name: tiny
-    entities:
-      runner:
-        count: 2
-        components: {radius: 0.05, color: [0.2, 0.4, 0.9]}
-        spawn: {pos: {uniform: [-1.0, 1.0]}}
-      rock:
-        count: 1
-        components: {radius: 0.2, movable: false}
-    agents:
-      runner:
-        entity: runner
-        observation: [self_pos, self_vel, {relative_pos: {of: [rock]}}]
-        reward: [{contact: {with: [rock], value: -1.0}}]
-    systems: [physics]
-    """)
+GOOD = TINY_WORLD
 
 
 def edit(old: str, new: str, text: str = GOOD) -> str:

@@ -7,28 +7,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from wl_test_support import TINY_WORLD
 
 from engine.cli.main import main
 from engine.paths import shipped_worlds
 
-GOOD = textwrap.dedent("""\
-    version: 1
-    name: tiny
-    entities:
-      runner:
-        count: 2
-        components: {radius: 0.05, color: [0.2, 0.4, 0.9]}
-        spawn: {pos: {uniform: [-1.0, 1.0]}}
-      rock:
-        count: 1
-        components: {radius: 0.2, movable: false}
-    agents:
-      runner:
-        entity: runner
-        observation: [self_pos, self_vel, {relative_pos: {of: [rock]}}]
-        reward: [{contact: {with: [rock], value: -1.0}}]
-    systems: [physics]
-    """)
+GOOD = TINY_WORLD
 
 
 def validate(tmp_path: Path, text: str, capsys, *extra: str) -> tuple[int, str]:
