@@ -92,10 +92,25 @@ class TrustPolicy:
         return any(name == m or name.startswith(m + ".") for m in self.modules)
 
 
+def _user_package_name(base_dir: Path) -> str:
+    return f"_worldloom_user_{hashlib.sha1(str(base_dir).encode()).hexdigest()[:12]}"
+
+
+def forget_user_modules(base_dir: Path) -> list[str]:
+    """Drop the modules imported from beside the world files in ``base_dir`` (returns their names), so
+    the next build imports them afresh: ``play``'s reload (F6) picks up an edited ``rules.py``. Objects
+    a running Sim already holds keep working; only later builds see the new code."""
+    name = _user_package_name(base_dir)
+    gone = [m for m in sys.modules if m == name or m.startswith(name + ".")]
+    for m in gone:
+        del sys.modules[m]
+    importlib.invalidate_caches()
+    return gone
+
+
 def _user_package(base_dir: Path) -> str:
     """A synthetic package whose ``__path__`` is the world's folder: unique per folder."""
-    digest = hashlib.sha1(str(base_dir).encode()).hexdigest()[:12]
-    name = f"_worldloom_user_{digest}"
+    name = _user_package_name(base_dir)
     if name not in sys.modules:
         pkg = types.ModuleType(name)
         pkg.__path__ = [str(base_dir)]

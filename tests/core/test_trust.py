@@ -96,3 +96,23 @@ def test_two_worlds_with_a_rules_py_each_do_not_collide(tmp_path: Path) -> None:
 def test_shipped_example_code_is_trusted_by_default() -> None:
     sim = engine.make("examples/energy_tag/energy_tag", num_worlds=2)
     assert "stamina" in sim.state and "wind" in sim.state
+
+
+def test_forgetting_the_modules_beside_a_world_reads_edited_code_on_the_next_build(tmp_path: Path) -> None:
+    """What play's reload (F6) does: the running Sim keeps its code; the next build sees the edit."""
+    from engine.core.resolver import forget_user_modules
+
+    def rules(value: float) -> str:
+        return f"def tick(state):\n    state['vel'] = state['vel'] * 0 + {value}\n"
+
+    path = _world(tmp_path, "rules.tick", rules(1.0), "rules.py")
+    first = engine.make(path, trust=True)
+    (tmp_path / "rules.py").write_text(rules(3.25))  # (another size: a .pyc of the same second stays valid)
+    cached = engine.make(path, trust=True)  # without forgetting: the module imported before
+    gone = forget_user_modules(path.parent)
+    assert gone and all(m.startswith("_worldloom_user_") for m in gone)
+    fresh = engine.make(path, trust=True)
+    for sim, want in ((first, 1.0), (cached, 1.0), (fresh, 3.25)):
+        sim.reset(seed=0)
+        sim.step(sim.sample_actions())
+        assert float(sim.state["vel"].max()) == want

@@ -304,10 +304,13 @@ class Player:
         self._say(f"restored tick {int(self.sim.state['tick'][0])}")
 
     def cmd_reload(self) -> None:
-        """Rebuild the world from its file and recompile shaders; on any error keep the running world."""
+        """Rebuild the world from its file (and the code beside it) and recompile shaders; on any error
+        keep the running world."""
+        from engine.core.resolver import forget_user_modules
         from engine.render.text import TextRenderer
 
         prepared = None
+        forget_user_modules(self.sim.plan.loaded.base_dir)  # edited code beside the world is read again
         try:
             prepared = self._prepare(self._make_sim())
             text = TextRenderer(self.ctx)
