@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.terms.assignment import FormationReward, formation
 from engine.world.env import BuildEnv, GroupPlan
 from engine.world.validation import fld
 
@@ -259,6 +260,7 @@ REWARD_TERMS: dict[str, tuple[type, Callable]] = {
     "distance": (DistanceReward, distance),
     "coverage": (CoverageReward, coverage),
     "partner_distance": (PartnerDistanceReward, partner_distance),
+    "formation": (FormationReward, formation),
     "collect": (CollectReward, collect),
     "death": (DeathReward, death),
     "custom": (CustomReward, custom),

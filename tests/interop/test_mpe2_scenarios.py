@@ -12,9 +12,10 @@ import engine
 from engine.interop.mpe2 import load_state, mpe_world
 
 mpe2 = pytest.importorskip("mpe2")
-from mpe2 import simple_adversary_v3, simple_spread_v3, simple_v3  # noqa: E402
+from mpe2 import simple_adversary_v3, simple_formation_v1, simple_spread_v3, simple_v3  # noqa: E402
 
-SCENARIOS = {"simple": simple_v3, "simple_adversary": simple_adversary_v3, "simple_spread": simple_spread_v3}
+SCENARIOS = {"simple": simple_v3, "simple_adversary": simple_adversary_v3, "simple_formation": simple_formation_v1,
+             "simple_spread": simple_spread_v3}
 SEEDS = range(20)
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
