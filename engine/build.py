@@ -176,6 +176,12 @@ def _groups(loaded: LoadedWorld, layout: Layout) -> dict[str, GroupPlan]:
         if types[g.entity].capacity == 0:
             raise ctx.error(("agents", gname, "entity"), f"entity type {g.entity!r} has no slots (count 0)")
         groups[gname] = GroupPlan(gname, g, types[g.entity], g.action.type)
+        prefix = g.agent_name or gname
+        clash = next((o for o in groups.values() if o.name != gname and (o.spec.agent_name or o.name) == prefix), None)
+        if clash is not None:
+            raise ctx.error(("agents", gname, "agent_name" if g.agent_name else "entity"),
+                            f"agents of group {gname!r} would be named {prefix}_0 …, as those of group "
+                            f"{clash.name!r}; expected distinct names (set agent_name on one of them)")
     return groups
 
 

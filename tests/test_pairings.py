@@ -75,3 +75,20 @@ def test_partners_are_redrawn_at_reset_reproducibly_and_read_by_the_terms() -> N
 def test_mistakes_in_a_pairing_are_located_errors(overrides: dict, message: str) -> None:
     with pytest.raises(WorldError, match=message):
         _make(2, **overrides)
+
+
+def test_agent_names_can_be_set_per_group(tmp_path: Path) -> None:
+    """mpe2 names simple_adversary's good agents agent_i: a group of another name can say so."""
+    from engine.pettingzoo import parallel_env
+
+    world = WORLD.read_text().replace("\n  agent:                         # agent_0, agent_1\n",
+                                      "\n  good:\n    agent_name: agent\n")
+    assert "agent_name: agent" in world
+    path = tmp_path / "renamed.yaml"
+    path.write_text(world)
+    env = parallel_env(path, compile=False)
+    assert env.possible_agents == ["adversary_0", "agent_0", "agent_1"]
+    with pytest.raises(WorldError, match=r"would be named adversary_0 …, as those of group 'adversary'"):
+        engine.make(path, overrides={"agents.good.agent_name": "adversary"})
+    with pytest.raises(WorldError, match=r"agent_name: expected a name of letters"):
+        engine.make(path, overrides={"agents.good.agent_name": "9 lives"})

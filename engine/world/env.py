@@ -76,7 +76,8 @@ class GroupPlan:
         return "truncated." + self.name
 
     def agent_names(self) -> list[str]:
-        return [f"{self.name}_{i}" for i in range(self.size)]
+        prefix = self.spec.agent_name or self.name
+        return [f"{prefix}_{i}" for i in range(self.size)]
 
 
 @dataclass

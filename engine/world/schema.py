@@ -157,6 +157,15 @@ class AgentGroup:
                                  doc="Observation terms, concatenated in order: a name (self_pos) or "
                                      "{name: {params}}. See docs/world-format.md.")
     reward: list[Any] = fld(factory=list, max_items=256, doc="Reward terms, summed: {name: {params}}.")
+    agent_name: str | None = fld(None, doc="Prefix of the agents' names in PettingZoo, TorchRL and RLlib "
+                                           "(<prefix>_<i>); default: the group's name (a group `good` with "
+                                           "agent_name: agent gives mpe2's agent_0, agent_1 …).")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        name = self.agent_name
+        if name is not None and not (name.isascii() and name.isidentifier() and len(name) <= 64):
+            raise ctx.error(path + ("agent_name",), f"expected a name of letters, digits and _ (at most 64, not "
+                                                    f"starting with a digit), got {describe(name)}")
 
 
 @dataclass(kw_only=True)
