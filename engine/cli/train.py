@@ -46,8 +46,9 @@ def add_parser(sub) -> None:
                                      "a local Ray instance)")
     r.add_argument("--num-env-runners", type=int, default=1, metavar="N",
                    help="RLlib env runners (Ray actors, one CPU each), each with --worlds worlds (default 1)")
-    r.add_argument("--iterations", type=int, metavar="K",
-                   help="PPO iterations (default: --steps or the config's total_steps ÷ the batch)")
+    p.add_argument("--iterations", type=int, metavar="K",
+                   help="PPO iterations (updates), with or without --ray (default: --steps or the config's "
+                        "total_steps ÷ the batch)")
     r.add_argument("--num-cpus", type=int, metavar="N", help="CPUs of the local Ray instance (default: all)")
     r.add_argument("--checkpoint-every", type=int, default=0, metavar="K",
                    help="also write an RLlib checkpoint every K iterations (the final one is always written)")
@@ -80,6 +81,8 @@ def run(args) -> int:
     cfg = load_config(args.config, world=world_file, overrides=parse_overrides(args.cfg_overrides),
                       base=ckpt["config"] if ckpt is not None and not args.config else None)
     cfg = cfg.replace(**_config_changes(args))
+    if args.iterations is not None:  # PPO updates, as with --ray: each is --worlds × rollout ticks
+        cfg = cfg.replace(total_steps=args.iterations * cfg.worlds * cfg.rollout)
     out = Path(args.out) if args.out else Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     export_dir = Path(args.export_dir) if args.export_dir else _plugins_dir() / f"{stem}_npc"
     world_overrides = dict(ckpt.get("world_overrides", {})) if ckpt is not None else {}
@@ -133,6 +136,11 @@ def _config_changes(args) -> dict:
         if args.steps < 1:
             raise UserError(f"--steps: expected an integer >= 1, got {args.steps}")
         changes["total_steps"] = args.steps
+    if args.iterations is not None:
+        if args.iterations < 1:
+            raise UserError(f"--iterations: expected an integer >= 1, got {args.iterations}")
+        if args.steps is not None:
+            raise UserError("--steps and --iterations both say how long to train; expected one of them")
     if args.groups:
         changes["groups"] = [g.strip() for g in args.groups.split(",") if g.strip()]
     if args.export_every is not None:

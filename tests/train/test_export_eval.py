@@ -74,6 +74,14 @@ def test_train_then_eval_command_line(tmp_path, capsys):
     assert rc == 0
 
 
+def test_iterations_counts_ppo_updates_without_ray_too(tmp_path, capsys):
+    rc = main(["train", "tag", "--eager", "--threads", "1", "--worlds", "8", "--iterations", "2", "--no-export",
+               "--out", str(tmp_path / "run")])
+    assert rc == 0 and "done: 2 updates" in capsys.readouterr().out
+    rc = main(["train", "tag", "--iterations", "2", "--steps", "100"])
+    assert rc == 2 and "--steps and --iterations both" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("spec,message", [
     ("adversary=scripted_chase:preyy", "unknown entity type"),
     ("adversary=onnx:/nonexistent.onnx", "file not found"),
