@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -98,6 +99,22 @@ def _layout(loaded: LoadedWorld, comps: dict[str, Component]) -> Layout:
     return layout
 
 
+def per_slot(ctx, path: tuple, value: Any, c: Component, slots: int, dtype: torch.dtype, allow_inf: bool = False
+             ) -> torch.Tensor:
+    """``{each: [v0, v1, …]}``: one value per slot of an entity type (landmarks of different colours,
+    walls at given places), each checked like a single value; ``[slots, *shape]``."""
+    if set(value) != {"each"} or not isinstance(value["each"], list):
+        raise ctx.error(path, f"expected a value, or {{each: [one value per slot]}}, got keys {sorted(value)}")
+    items = value["each"]
+    if len(items) != slots:
+        raise ctx.error(path + ("each",), f"expected one value per slot of the type ({slots}), got {len(items)}; "
+                                          "list them all (a changed count needs a new list)")
+    for i, v in enumerate(items):
+        check_value(ctx, path + ("each", i), v, c.shape, c.dtype, allow_inf=allow_inf)
+    return torch.stack([torch.as_tensor(v, dtype=dtype).expand(c.shape) for v in items]) if items else \
+        torch.zeros((0,) + tuple(c.shape), dtype=dtype)
+
+
 def _initial_values(loaded: LoadedWorld, layout: Layout) -> dict[str, torch.Tensor]:
     """Per-entity starting value ``[N, *shape]`` of every component, from defaults and entity types."""
     spec, ctx, comps, n = loaded.spec, loaded.ctx, layout.components, layout.n
@@ -115,6 +132,10 @@ def _initial_values(loaded: LoadedWorld, layout: Layout) -> dict[str, torch.Tens
                 raise ctx.error(path, f"unknown component {cname!r}{hint}; declare it under components: "
                                       f"or use a built-in ({', '.join(BUILTIN_COMPONENTS)})", key=True)
             c = comps[cname]
+            if isinstance(value, dict):  # {each: [...]}: one value per slot
+                initial[cname][sl] = per_slot(ctx, path, value, c, layout.types[tname].capacity,
+                                              layout.torch_dtype(c), allow_inf=_allows_inf(c))
+                continue
             check_value(ctx, path, value, c.shape, c.dtype, allow_inf=_allows_inf(c))
             if c.name == "max_speed" and value is None:
                 continue
@@ -146,6 +167,9 @@ def _spawn_plans(loaded: LoadedWorld, layout: Layout, initial: dict[str, torch.T
             if rule.constant is not None:
                 check_value(ctx, path + ("constant",), rule.constant, c.shape, c.dtype)
                 kind[sl], a[sl] = 1, torch.as_tensor(rule.constant, dtype=a.dtype)
+            elif rule.each is not None:
+                kind[sl] = 1
+                a[sl] = per_slot(ctx, path, {"each": rule.each}, c, layout.types[tname].capacity, a.dtype)
             else:
                 key = "uniform" if rule.uniform is not None else "normal"
                 lo_hi = rule.uniform if rule.uniform is not None else rule.normal

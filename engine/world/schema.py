@@ -81,6 +81,7 @@ class SpawnRule:
     uniform: list[Any] | None = fld(None, min_items=2, max_items=2,
                                     doc="[low, high]: uniform draw; each a number or a list of the shape.")
     normal: list[Any] | None = fld(None, min_items=2, max_items=2, doc="[mean, std]: normal draw.")
+    each: list[Any] | None = fld(None, doc="One fixed value per slot of the type, in order (e.g. positions).")
 
     @classmethod
     def __coerce__(cls, value: Any) -> Any:
@@ -89,9 +90,9 @@ class SpawnRule:
         return value
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
-        given = [k for k in ("constant", "uniform", "normal") if getattr(self, k) is not None]
+        given = [k for k in ("constant", "uniform", "normal", "each") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ctx.error(path, f"expected exactly one of constant, uniform, normal; got {given or 'none'}")
+            raise ctx.error(path, f"expected exactly one of constant, uniform, normal, each; got {given or 'none'}")
 
     @classmethod
     def __schema_alternatives__(cls) -> list[dict]:
