@@ -94,6 +94,7 @@ def install_extensions(app: App, plan, plugins: bool = True) -> None:
     from engine.pairings import install_pairings
     from engine.systems import build_systems
     from engine.systems.actions import install_action_check
+    from engine.systems.comm import install_communication
     from engine.systems.episode import install_episode
     from engine.terms.build import build_terms
 
@@ -107,6 +108,7 @@ def install_extensions(app: App, plan, plugins: bool = True) -> None:
     for g in app.groups.values():
         build_terms(app, g)
     build_systems(app, plan)
+    install_communication(app)
     if plugins:
         for name, ps in app.loaded.spec.plugins.items():
             kind = app.plugin_kinds.get(ps.kind)

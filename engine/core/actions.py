@@ -8,6 +8,7 @@ two movement layouts are two instances; richer spaces (named actions, composites
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +36,8 @@ class ActionSpace:
     labels: tuple[str, ...]
     low: float = 0.0
     high: float = 1.0
+    moves: bool = True  # the action holds a movement part (MPE: the agent is movable)
+    say: int = 0  # width of the message part (MPE's dim_c for agents that are not silent), 0: silent
 
     @property
     def discrete(self) -> bool:
@@ -61,17 +64,41 @@ class ActionSpace:
         return self.low + (self.high - self.low) * u
 
     def describe(self) -> str:
+        if self.say and self.discrete:
+            parts = (f"move = a % 5 ({', '.join(MOVE_LABELS)}), " if self.moves else "") + \
+                (f"message = a // 5 of {self.say}" if self.moves else f"message {self.say}-way")
+            return f"an integer in 0..{self.n - 1} ({parts})"
+        if self.say:
+            head = "5 movement values, then " if self.moves else ""
+            return f"{self.n} floats in [{self.low:g}, {self.high:g}] ({head}{self.say} message values)"
         if self.discrete:
             return f"an integer in 0..{self.n - 1} ({', '.join(self.labels)})"
         return f"{self.n} floats in [{self.low:g}, {self.high:g}] ({', '.join(self.labels)})"
+
+    def move_part(self, action: torch.Tensor) -> torch.Tensor | None:
+        """The movement part of ``action`` (MPE's layout: discrete ``a % 5``, continuous the first 5), or
+        None when the agents do not move."""
+        if not self.moves:
+            return None
+        if not self.say:
+            return action
+        return action % len(MOVE_DIRECTIONS) if self.discrete else action[..., :len(MOVE_DIRECTIONS)]
+
+    def message(self, action: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The message part as MPE's channel ``c`` ``[..., say]``: one-hot for discrete, the values for
+        continuous."""
+        if self.discrete:
+            word = action // len(MOVE_DIRECTIONS) if self.moves else action
+            return torch.nn.functional.one_hot(word, self.say).to(dtype)
+        return action[..., len(MOVE_DIRECTIONS) if self.moves else 0:]
 
     def from_directions(self, held: list[str], float_dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """The action for held movement keys (``"up"``, ``"left"``, … most recent last): the keyboard in play."""
         index = {"left": 1, "right": 2, "down": 3, "up": 4}
         if self.discrete:
-            return torch.tensor(index[held[-1]] if held else 0, dtype=torch.int64)
+            return torch.tensor(index[held[-1]] if held and self.moves else 0, dtype=torch.int64)
         a = torch.zeros(self.n, dtype=float_dtype)
-        for d in held:
+        for d in held if self.moves else ():
             a[index[d]] = self.high
         return a
 
@@ -91,9 +118,24 @@ DISCRETE_MOVE = ActionSpace("discrete", len(MOVE_DIRECTIONS), MOVE_LABELS)
 CONTINUOUS_MOVE = ActionSpace("continuous", len(MOVE_DIRECTIONS), MOVE_LABELS)
 
 
-def movement(kind: str) -> ActionSpace:
-    """The movement action space named by a world file's ``action: discrete | continuous``."""
-    return DISCRETE_MOVE if kind == "discrete" else CONTINUOUS_MOVE
+@functools.cache
+def movement(kind: str, moves: bool = True, say: int = 0) -> ActionSpace:
+    """The action space named by a world file's ``action: discrete | continuous`` (``{type, moves, say}``).
+
+    With a message part (``say`` > 0) the layout is MPE's: discrete actions are flattened as
+    ``a = move + 5 × word`` (``Discrete(5 × say)``; ``Discrete(say)`` for agents that do not move), so
+    ``simple_reference``'s ``Discrete(50)`` is exact; continuous ones are 5 movement values then ``say``
+    message values.
+    """
+    if moves and not say:
+        return DISCRETE_MOVE if kind == "discrete" else CONTINUOUS_MOVE
+    k = len(MOVE_DIRECTIONS) if moves else 0
+    if kind == "discrete":
+        n = max(k, 1) * say
+        labels = tuple(f"{MOVE_LABELS[a % k]}+say{a // k}" if k else f"say{a}" for a in range(n)) if say else ("no-op",)
+        return ActionSpace("discrete", n, labels, moves=moves, say=say)
+    labels = (MOVE_LABELS if moves else ()) + tuple(f"say{i}" for i in range(say))
+    return ActionSpace("continuous", max(k + say, 1), labels or ("no-op",), moves=moves, say=say)
 
 
 def direction_table(dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
@@ -118,9 +160,12 @@ def direction_to_action(space: ActionSpace, direction: torch.Tensor, table: torc
     Discrete: the choice whose unit force points most along the direction (no-op scores 0, so it is
     chosen only when nothing is better). Continuous: the normalised direction split into MPE's layout.
     """
+    if not space.moves:
+        return space.zeros(direction.shape[:-1], direction.dtype, direction.device)
     if space.discrete:
-        return (direction @ table.T).argmax(-1)
+        return (direction @ table.T).argmax(-1)  # message 0
     n = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-6)
     zero = torch.zeros_like(n[..., 0])
-    return torch.stack((zero, (-n[..., 0]).clamp_min(0), n[..., 0].clamp_min(0), (-n[..., 1]).clamp_min(0),
+    move = torch.stack((zero, (-n[..., 0]).clamp_min(0), n[..., 0].clamp_min(0), (-n[..., 1]).clamp_min(0),
                         n[..., 1].clamp_min(0)), dim=-1)
+    return torch.cat([move, move.new_zeros(move.shape[:-1] + (space.say,))], -1) if space.say else move

@@ -166,16 +166,19 @@ def make_action_forces(env):
     if cursor < n:
         pieces.append((cursor, n, None))
 
+    spaces = {g.name: g.action_space for _, _, g in pieces if g is not None}
+
     def action_forces(state: dict) -> torch.Tensor:
         accel = state["accel"]
         parts = []
         for lo, hi, g in pieces:
-            if g is None:
+            move = None if g is None else spaces[g.name].move_part(state[g.action_key])
+            if move is None:  # not an agent, or agents that only speak
                 parts.append(torch.zeros_like(state["pos"][:, lo:hi]))
             elif g.action_type == "discrete":
-                parts.append(discrete_action_force(state[g.action_key], accel[:, lo:hi], table))
+                parts.append(discrete_action_force(move, accel[:, lo:hi], table))
             else:
-                parts.append(continuous_action_force(state[g.action_key], accel[:, lo:hi]))
+                parts.append(continuous_action_force(move, accel[:, lo:hi]))
         force = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         return force * state["alive"].unsqueeze(-1).to(force.dtype)
 

@@ -46,6 +46,13 @@ class PartnerOf:
 
 
 @dataclass(kw_only=True)
+class PartnerComponent(PartnerOf):
+    """A component of the agent's partner (see ``partner_component``)."""
+
+    name: str = fld(doc="Component name: built-in (color, radius …) or declared under components:.")
+
+
+@dataclass(kw_only=True)
 class CustomTerm:
     """A user term: ``fn(state, group) -> [B, A, size]`` found by dotted path."""
 
@@ -160,6 +167,26 @@ def partner_pos(env: BuildEnv, group: GroupPlan, p: PartnerOf, path: tuple):
     return 2, term
 
 
+def partner_component(env: BuildEnv, group: GroupPlan, p: PartnerComponent, path: tuple):
+    """A component of the agent's own partner (MPE speaker_listener: the colour of the goal landmark)."""
+    from engine.pairings import partner_columns
+
+    comps = env.layout.components
+    if p.name not in comps:
+        raise env.ctx.error(path + ("name",), f"unknown component {p.name!r}; expected one of: {', '.join(comps)}")
+    cols = partner_columns(env, p.pairing, [group.slice.name], path + ("pairing",))
+    key, columns, name = cols.key, cols.columns, p.name
+    per = math.prod(comps[name].shape)
+
+    def term(state: dict) -> torch.Tensor:
+        x = state[name]
+        x = x.reshape(x.shape[:2] + (per,)).to(state["pos"].dtype)  # [B, N, per]
+        partner = state[key][:, columns]  # [B, A]
+        return torch.gather(x, 1, partner.unsqueeze(-1).expand(-1, -1, per))
+
+    return per, term
+
+
 def alive(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
     """1.0 for each listed entity that is alive, 0.0 otherwise."""
     env.check_types(p.of, path + ("of",))
@@ -207,5 +234,6 @@ OBSERVATION_TERMS: dict[str, tuple[type, Callable]] = {
     "alive": (OfTypes, alive),
     "component": (ComponentOf, component),
     "partner_pos": (PartnerOf, partner_pos),
+    "partner_component": (PartnerComponent, partner_component),
     "custom": (CustomTerm, custom),
 }

@@ -64,6 +64,10 @@ class PartnerDistanceReward:
 
     pairing: str = fld(doc="Name of a pairing (see pairings:).")
     of: list[str] | None = fld(None, doc="Entity types whose distances count (default: the agent's own).")
+    from_: list[str] | None = fld(None, alias="from",
+                                  doc="Measure from these entities instead (the i-th of them to the partner of "
+                                      "the i-th `of` entity; same counts): MPE speaker_listener's listener to "
+                                      "the speaker's goal.")
     reduce: str = fld("min", doc="With `of`: min (the closest one) or sum.")
     scale: float = fld(-1.0, doc="Reward per unit of distance.")
     squared: bool = fld(False, doc="Use the squared distance.")
@@ -196,6 +200,13 @@ def partner_distance(env: BuildEnv, group: GroupPlan, p: PartnerDistanceReward, 
     cols = partner_columns(env, p.pairing, types, path + ("of" if p.of is not None else "pairing",))
     key, columns = cols.key, cols.columns
     who = env.layout.indices(types).to(env.device)  # [K] the entities whose distance counts
+    if p.from_ is not None:
+        env.check_types(p.from_, path + ("from",))
+        measured = env.layout.indices(p.from_).to(env.device)
+        if len(measured) != len(who):
+            raise env.ctx.error(path + ("from",), f"expected as many entities in `from` as in `of` ({len(who)}: "
+                                                  f"the i-th is measured to the i-th's partner), got {len(measured)}")
+        who = measured
     own, reduce, scale, squared, A = p.of is None, p.reduce, p.scale, p.squared, group.size
 
     def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,8 @@ class GroupPlan:
         """The group's ``engine.core.actions.ActionSpace`` (what one agent's action holds)."""
         from engine.core.actions import movement
 
-        return movement(self.action_type)
+        a = self.spec.action
+        return movement(self.action_type, a.moves, a.say)
 
     # The state entries of a group, declared by engine.builtins (one place for their names).
     @property

@@ -138,6 +138,14 @@ class ActionSpec:
     type: Literal["discrete", "continuous"] = fld(
         "discrete", doc="discrete: 5 choices (no-op, -x, +x, -y, +y) × accel; continuous: MPE's 5 values in "
                         "[0, 1], force = (a2 - a1, a4 - a3) × accel.")
+    moves: bool = fld(True, doc="The action has a movement part (false: MPE's immovable speakers).")
+    say: int = fld(0, ge=0, le=1024, doc="Width of a message part written into the `comm` component (MPE's "
+                                         "dim_c): discrete a = move + 5 × word (one-hot), continuous 5 + say "
+                                         "values; 0: silent.")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        if not self.moves and not self.say:
+            raise ctx.error(path, "expected moves: true or say > 0: an action that does nothing")
 
     @classmethod
     def __coerce__(cls, value: Any) -> Any:

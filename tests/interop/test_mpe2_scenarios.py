@@ -12,10 +12,23 @@ import engine
 from engine.interop.mpe2 import load_state, mpe_world
 
 mpe2 = pytest.importorskip("mpe2")
-from mpe2 import simple_adversary_v3, simple_formation_v1, simple_spread_v3, simple_v3  # noqa: E402
+from mpe2 import (  # noqa: E402
+    simple_adversary_v3,
+    simple_formation_v1,
+    simple_speaker_listener_v4,
+    simple_spread_v3,
+    simple_v3,
+)
 
 SCENARIOS = {"simple": simple_v3, "simple_adversary": simple_adversary_v3, "simple_formation": simple_formation_v1,
-             "simple_spread": simple_spread_v3}
+             "simple_speaker_listener": simple_speaker_listener_v4, "simple_spread": simple_spread_v3}
+#: --set overrides for mpe2's continuous_actions=True (a speaker keeps its message-only layout)
+CONTINUOUS = {"simple_speaker_listener": {"agents.speaker.action": {"type": "continuous", "moves": False, "say": 3},
+                                          "agents.listener.action": "continuous"}}
+
+
+def _continuous(scenario: str) -> dict:
+    return CONTINUOUS.get(scenario, {"agents.*.action": "continuous"})
 SEEDS = range(20)
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -38,11 +51,12 @@ def _episode(sim, ref, seed: int, continuous: bool, tol: dict = TOL) -> None:
     for g, agents in names.items():
         _check(f"seed {seed}: {g} observation at reset", obs[g][0].numpy(), np.stack([ref_obs[a] for a in agents]))
     rng = np.random.default_rng(seed)
+    spaces = {g: sim.groups[g].action_space for g in names}
     for t in range(1, 26):
         if continuous:
-            acts = {g: rng.uniform(0, 1, (len(a), 5)).astype(np.float32) for g, a in names.items()}
+            acts = {g: rng.uniform(0, 1, (len(a), spaces[g].n)).astype(np.float32) for g, a in names.items()}
         else:
-            acts = {g: rng.integers(0, 5, len(a)) for g, a in names.items()}
+            acts = {g: rng.integers(0, spaces[g].n, len(a)) for g, a in names.items()}
         ref_obs, ref_rew, ref_term, ref_trunc, _ = ref.step(
             {a: acts[g][i] for g, agents in names.items() for i, a in enumerate(agents)})
         obs, rew, term, trunc, info = sim.step({g: torch.as_tensor(v)[None] for g, v in acts.items()})
@@ -67,7 +81,7 @@ def test_the_yaml_world_reproduces_mpe2(scenario: str, continuous: bool) -> None
     ref = SCENARIOS[scenario].parallel_env(max_cycles=25, continuous_actions=continuous)
     # mpe2 computes in float64: so does the world here (soft contacts amplify float32 rounding to
     # ~1e-5 within an episode; test_float32_stays_close below bounds that)
-    overrides = {"world.dtype": "float64", **({"agents.*.action": "continuous"} if continuous else {})}
+    overrides = {"world.dtype": "float64", **(_continuous(scenario) if continuous else {})}
     sim = engine.make(f"mpe/{scenario}", num_worlds=1, overrides=overrides)
     for seed in SEEDS:
         _episode(sim, ref, seed, continuous)
@@ -79,8 +93,7 @@ def test_the_pettingzoo_env_is_a_drop_in_for_mpe2(scenario: str, continuous: boo
     from engine.pettingzoo import parallel_env
 
     ref = SCENARIOS[scenario].parallel_env(continuous_actions=continuous)
-    ours = parallel_env(f"mpe/{scenario}", compile=False,
-                        overrides={"agents.*.action": "continuous"} if continuous else None)
+    ours = parallel_env(f"mpe/{scenario}", compile=False, overrides=_continuous(scenario) if continuous else None)
     assert ours.possible_agents == ref.possible_agents
     for a in ref.possible_agents:
         assert ours.action_space(a) == ref.action_space(a), a
