@@ -38,7 +38,7 @@ def _check(app, name: str, spec, path: tuple) -> tuple[torch.Tensor, int, int]:
     if to.count < 1:
         raise app.ctx.error(path + ("to",), f"pairing {name!r}: entity type {spec.to!r} has count 0; expected at "
                                             "least one entity to pair with")
-    if spec.choose in ("fixed", "shuffled") and len(of) != to.count:
+    if spec.choose in ("fixed", "cycled", "shuffled") and len(of) != to.count:
         raise app.ctx.error(path + ("choose",),
                             f"pairing {name!r}: choose {spec.choose!r} pairs each of the {len(of)} entity slots of "
                             f"{spec.of} with its own {spec.to!r}, of which there are {to.count}; expected the same "
@@ -52,10 +52,10 @@ def install_pairings(app) -> None:
         path = ("pairings", name)
         of, start, count = _check(app, name, spec, path)
         k = len(of)
-        fixed = (torch.arange(k) % count) + start
+        fixed = ((torch.arange(k) + (spec.choose == "cycled")) % count) + start
         app.add_state(StateDecl(state_key(name), "world", (k,), "int64", fixed, owner=f"pairings.{name}",
                                 record=True, doc=f"partner ({spec.to!r} entity index) of each entity of {spec.of}"))
-        if spec.choose != "fixed":
+        if spec.choose not in ("fixed", "cycled"):
             app.add_reset_hook(_drawer(state_key(name), spec.choose, k, start, count))
 
 

@@ -69,7 +69,7 @@ def test_partners_are_redrawn_at_reset_reproducibly_and_read_by_the_terms() -> N
     ({"agents.agent.observation": [{"partner_pos": {"pairing": "target"}}]}, r"unknown pairing 'target'"),
     ({"pairings.goal.of": ["adversary"]}, r"pairing 'goal' binds entities of \['adversary'\], not \['agent'\]"),
     ({**AGENTS_ONLY, "agents.agent.reward": [{"partner_distance": {"pairing": "goal", "reduce": "max",
-                                                                   "of": ["agent"]}}]}, r"expected 'min' or 'sum'"),
+                                                                   "of": ["agent"]}}]}, r"expected 'min', 'sum' or 'mean'"),
     ({"pairings.goal.choose": "sometimes"}, r"pairings\.goal\.choose"),
 ])
 def test_mistakes_in_a_pairing_are_located_errors(overrides: dict, message: str) -> None:
@@ -92,3 +92,14 @@ def test_agent_names_can_be_set_per_group(tmp_path: Path) -> None:
         engine.make(path, overrides={"agents.good.agent_name": "adversary"})
     with pytest.raises(WorldError, match=r"agent_name: expected a name of letters"):
         engine.make(path, overrides={"agents.good.agent_name": "9 lives"})
+
+
+def test_cycled_pairs_each_entity_with_the_next() -> None:
+    ref = engine.make(WORLD.parent / "simple_reference.yaml", num_worlds=3)
+    ref.reset(seed=0)
+    agents = ref.layout.types["agent"].start
+    assert (ref.state["pair.goal_a"] - agents).tolist() == [[1, 0]] * 3  # the other agent
+    with pytest.raises(WorldError, match=r"expected one of `from` and `from_partner`, got both"):
+        engine.make(WORLD.parent / "simple_reference.yaml", overrides={"agents.agent.reward": [
+            {"partner_distance": {"pairing": "goal_b", "from_partner": "goal_a", "from": ["agent"],
+                                  "of": ["agent"]}}]})

@@ -68,7 +68,9 @@ class PartnerDistanceReward:
                                   doc="Measure from these entities instead (the i-th of them to the partner of "
                                       "the i-th `of` entity; same counts): MPE speaker_listener's listener to "
                                       "the speaker's goal.")
-    reduce: str = fld("min", doc="With `of`: min (the closest one) or sum.")
+    from_partner: str | None = fld(None, doc="Measure from the entities' partner in this other pairing "
+                                             "instead (MPE reference: my goal_a agent to my goal_b landmark).")
+    reduce: str = fld("min", doc="With `of`: min (the closest one), sum or mean.")
     scale: float = fld(-1.0, doc="Reward per unit of distance.")
     squared: bool = fld(False, doc="Use the squared distance.")
 
@@ -194,10 +196,13 @@ def coverage(env: BuildEnv, group: GroupPlan, p: CoverageReward, path: tuple):
 def partner_distance(env: BuildEnv, group: GroupPlan, p: PartnerDistanceReward, path: tuple):
     from engine.pairings import partner_columns
 
-    if p.reduce not in ("min", "sum"):
-        raise env.ctx.error(path + ("reduce",), f"expected 'min' or 'sum', got {p.reduce!r}")
+    if p.reduce not in ("min", "sum", "mean"):
+        raise env.ctx.error(path + ("reduce",), f"expected 'min', 'sum' or 'mean', got {p.reduce!r}")
     types = [group.slice.name] if p.of is None else env.check_types(p.of, path + ("of",))
     cols = partner_columns(env, p.pairing, types, path + ("of" if p.of is not None else "pairing",))
+    via = None if p.from_partner is None else partner_columns(env, p.from_partner, types, path + ("from_partner",))
+    if via is not None and p.from_ is not None:
+        raise env.ctx.error(path + ("from_partner",), "expected one of `from` and `from_partner`, got both")
     key, columns = cols.key, cols.columns
     who = env.layout.indices(types).to(env.device)  # [K] the entities whose distance counts
     if p.from_ is not None:
@@ -213,7 +218,11 @@ def partner_distance(env: BuildEnv, group: GroupPlan, p: PartnerDistanceReward, 
         pos = state["pos"]
         partner = state[key][:, columns]  # [B, K]
         there = torch.gather(pos, 1, partner.unsqueeze(-1).expand(-1, -1, pos.shape[-1]))
-        d = (pos[:, who] - there).square().sum(-1)
+        if via is None:
+            here = pos[:, who]
+        else:
+            here = torch.gather(pos, 1, state[via.key][:, via.columns].unsqueeze(-1).expand(-1, -1, pos.shape[-1]))
+        d = (here - there).square().sum(-1)
         d = d if squared else d.sqrt()  # [B, K]
         if own:
             return d * scale
@@ -223,6 +232,8 @@ def partner_distance(env: BuildEnv, group: GroupPlan, p: PartnerDistanceReward, 
             d = torch.where(torch.isinf(d), torch.zeros_like(d), d)
         else:
             d = torch.where(live, d, torch.zeros_like(d)).sum(-1)
+            if reduce == "mean":
+                d = d / live.sum(-1).clamp_min(1).to(d.dtype)
         return (d * scale).unsqueeze(1).expand(-1, A)
 
     return term

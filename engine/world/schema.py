@@ -247,8 +247,10 @@ class PairingSpec:
 
     of: list[str] = fld(min_items=1, doc="Entity types whose entities each get a partner, in entity-axis order.")
     to: str = fld(doc="Entity type the partners are chosen from.")
-    choose: Literal["fixed", "shuffled", "random", "shared"] = fld(
-        "fixed", doc="fixed: the i-th entity of `of` gets the i-th of `to` (same counts); shuffled: a random "
+    choose: Literal["fixed", "cycled", "shuffled", "random", "shared"] = fld(
+        "fixed", doc="fixed: the i-th entity of `of` gets the i-th of `to` (same counts); cycled: the (i+1)-th, "
+                     "the last the first (same counts; with `to` = `of`, each its next: MPE reference's other "
+                     "agent); shuffled: a random "
                      "one-to-one assignment per world (same counts); random: each picks any `to` entity "
                      "independently; shared: one random `to` entity per world for all (MPE's goal landmark).")
 
