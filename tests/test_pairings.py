@@ -69,7 +69,8 @@ def test_partners_are_redrawn_at_reset_reproducibly_and_read_by_the_terms() -> N
     ({"agents.agent.observation": [{"partner_pos": {"pairing": "target"}}]}, r"unknown pairing 'target'"),
     ({"pairings.goal.of": ["adversary"]}, r"pairing 'goal' binds entities of \['adversary'\], not \['agent'\]"),
     ({**AGENTS_ONLY, "agents.agent.reward": [{"partner_distance": {"pairing": "goal", "reduce": "max",
-                                                                   "of": ["agent"]}}]}, r"expected 'min', 'sum' or 'mean'"),
+                                                                   "of": ["agent"]}}]},
+     r"expected 'min', 'sum' or 'mean'"),
     ({"pairings.goal.choose": "sometimes"}, r"pairings\.goal\.choose"),
 ])
 def test_mistakes_in_a_pairing_are_located_errors(overrides: dict, message: str) -> None:
