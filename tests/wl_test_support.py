@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import textwrap
 import time
+from pathlib import Path
+
+TAG = Path(__file__).resolve().parents[1] / "worlds" / "tag.yaml"
 
 #: The smallest world that exercises entities, an agent group, terms and physics; tests mutate it.
 TINY_WORLD = textwrap.dedent("""\
@@ -39,6 +42,15 @@ MASKS_EXT = textwrap.dedent("""\
     def build(app):
         app.add_action_mask("adversary", no_left_when_right_half)
     """)
+
+
+def masked_tag_world(folder: Path, name: str = "tag") -> Path:
+    """``tag`` with the ``MASKS_EXT`` extension beside it in ``folder`` (trust ``folder`` to load it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "masks.py").write_text(MASKS_EXT)
+    world = TAG.read_text().replace("\nname: tag\n", f"\nname: {name}\nextensions: [masks]\n")
+    (folder / "tag.yaml").write_text(world)
+    return folder / "tag.yaml"
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:

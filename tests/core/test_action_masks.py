@@ -6,16 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from wl_test_support import MASKS_EXT as EXT
+from wl_test_support import masked_tag_world
 
 import engine
 
 
 def test_masks_are_served_and_honoured_by_random_actions(tmp_path: Path) -> None:
-    (tmp_path / "masks.py").write_text(EXT)
-    world = (Path(engine.__file__).parent.parent / "worlds" / "tag.yaml").read_text()
-    (tmp_path / "tag.yaml").write_text(world.replace("\nname: tag\n", "\nname: tag\nextensions: [masks]\n"))
-    sim = engine.make(tmp_path / "tag.yaml", num_worlds=64, trust=[tmp_path], seed=0)
+    sim = engine.make(masked_tag_world(tmp_path), num_worlds=64, trust=[tmp_path], seed=0)
     sim.reset()
     for _ in range(10):
         masks = sim.action_masks()

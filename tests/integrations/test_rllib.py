@@ -11,11 +11,11 @@ import json
 import os
 import shutil
 import subprocess
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from wl_test_support import masked_tag_world
 
 from engine.errors import UserError
 from engine.integrations.bundle import make_sim_from_bundle, unpack_bundle, world_bundle
@@ -45,22 +45,7 @@ def test_bundle_carries_models_above_the_world_folder(tmp_path):
 
 
 def _extension_world(folder: Path) -> Path:
-    folder.mkdir()
-    (folder / "masks.py").write_text(textwrap.dedent("""\
-        import torch
-
-        def no_left(state):
-            x = state["pos"][:, 0:3, 0]
-            mask = torch.ones(x.shape + (5,), dtype=torch.bool)
-            mask[..., 1] = x < 0
-            return mask
-
-        def build(app):
-            app.add_action_mask("adversary", no_left)
-        """))
-    text = (ROOT / "worlds" / "tag.yaml").read_text()
-    (folder / "tag.yaml").write_text(text.replace("\nname: tag\n", "\nname: tag\nextensions: [masks]\n"))
-    return folder / "tag.yaml"
+    return masked_tag_world(folder)
 
 
 def test_bundle_carries_code_and_the_original_folder_can_go(tmp_path):

@@ -4,7 +4,6 @@ trajectories identical to the raw Sim's (final observations in ``next``, first o
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import torch
 torchrl = pytest.importorskip("torchrl", reason="needs the torchrl extra (pip install -e '.[torchrl]')")
 
 from torchrl.envs.utils import check_env_specs  # noqa: E402
+from wl_test_support import masked_tag_world  # noqa: E402
 
 import engine  # noqa: E402
 from engine.integrations.torchrl_env import WorldTorchRLEnv  # noqa: E402
@@ -100,22 +100,7 @@ def test_reset_of_unfinished_worlds_resets_them_for_real():
 
 
 def test_action_masks_are_observed(tmp_path):
-    ext = textwrap.dedent("""\
-        import torch
-
-        def no_left(state):
-            x = state["pos"][:, 0:3, 0]
-            mask = torch.ones(x.shape + (5,), dtype=torch.bool)
-            mask[..., 1] = x < 0
-            return mask
-
-        def build(app):
-            app.add_action_mask("adversary", no_left)
-        """)
-    (tmp_path / "masks.py").write_text(ext)
-    text = (ROOT / "worlds" / "tag.yaml").read_text()
-    (tmp_path / "tag.yaml").write_text(text.replace("\nname: tag\n", "\nname: tag\nextensions: [masks]\n"))
-    env = WorldTorchRLEnv(tmp_path / "tag.yaml", num_worlds=8, trust=[tmp_path])
+    env = WorldTorchRLEnv(masked_tag_world(tmp_path), num_worlds=8, trust=[tmp_path])
     check_env_specs(env)
     td = env.rollout(5, break_when_any_done=False)
     right = td["adversary", "observation"][..., 2] >= 0  # self_pos x

@@ -13,7 +13,7 @@ import functools
 from pathlib import Path
 
 import pytest
-from wl_test_support import MASKS_EXT
+from wl_test_support import masked_tag_world
 
 import engine
 
@@ -45,9 +45,6 @@ def skip_without_agents(world: Path) -> None:
 def masked_tag(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     """``tag`` with the masking extension: ``(world file, trust list)`` for ``parallel_env``."""
     folder = tmp_path_factory.mktemp("masked_tag")
-    (folder / "masks.py").write_text(MASKS_EXT)
-    world = (ROOT / "worlds" / "tag.yaml").read_text()
-    (folder / "tag.yaml").write_text(world.replace("\nname: tag\n", "\nname: masked_tag\nextensions: [masks]\n"))
-    return folder / "tag.yaml", [folder]
+    return masked_tag_world(folder, "masked_tag"), [folder]
 
 
