@@ -81,12 +81,12 @@ def _compile_parallel(flat: Callable, example: list[torch.Tensor]) -> tuple[Call
     try:
         with fake_mode:
             graph = make_fx(flat, tracing_mode="real")(*fakes)
-    except Exception:  # noqa: BLE001 - any trace failure: Dynamo handles graph breaks
+        return compile_fx(graph, fakes, config_patches={"size_asserts": False}), True
+    except Exception:  # noqa: BLE001 - a trace or lowering failure: Dynamo handles graph breaks and fallbacks
         compiled = torch.compile(_own_code(flat), dynamic=False,
                                  options={"guard_filter_fn": torch.compiler.skip_all_guards_unsafe})
         compiled(*example)
         return compiled, False
-    return compile_fx(graph, fakes, config_patches={"size_asserts": False}), True
 
 
 def _own_code(fn: Callable) -> Callable:
