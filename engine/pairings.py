@@ -32,9 +32,15 @@ def state_key(name: str) -> str:
 def _check(app, name: str, spec, path: tuple) -> tuple[torch.Tensor, int, int]:
     """Located errors for a pairing; returns (of entity indices, first `to` index, `to` count)."""
     app.check_types(spec.of, path + ("of",))
-    app.check_types([spec.to], path + ("to",))
+    to = app.layout.types.get(spec.to)
+    if to is None:
+        import difflib
+
+        close = difflib.get_close_matches(spec.to, list(app.layout.types), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise app.ctx.error(path + ("to",), f"unknown entity type {spec.to!r}{hint}; expected one of: "
+                                            f"{', '.join(app.layout.types)}")
     of = app.layout.indices(spec.of)
-    to = app.layout.types[spec.to]
     if to.count < 1:
         raise app.ctx.error(path + ("to",), f"pairing {name!r}: entity type {spec.to!r} has count 0; expected at "
                                             "least one entity to pair with")

@@ -104,13 +104,12 @@ def _own_code(fn: Callable) -> Callable:
 
 
 class _Compiled:
-    """A segment compiled with ``torch.compile``, called with a flat tuple of tensors.
+    """A compiled segment (see ``_compile``), called with a flat tuple of tensors.
 
     The first call runs eagerly to learn which entries the segment reads and writes; the compiled
-    function takes only the read tensors, positionally, and returns only the written ones — so each
-    tick pays no dict guards, and entries the segment never touches (other systems' state, colours,
-    metrics …) are neither passed, guarded nor returned: at one world the tick is dispatch-bound, and
-    the guards on every input tensor are a good part of it.
+    function takes only the read tensors, positionally, and returns only the written ones — so entries
+    the segment never touches (other systems' state, colours, metrics …) are neither passed nor
+    returned: at one world the tick is dispatch-bound, and every argument costs.
     """
 
     def __init__(self, fn: Callable[[dict], dict]) -> None:

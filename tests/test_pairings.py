@@ -65,7 +65,8 @@ def test_partners_are_redrawn_at_reset_reproducibly_and_read_by_the_terms() -> N
 
 @pytest.mark.parametrize("overrides, message", [
     ({"pairings.goal.choose": "fixed"}, r"pairings\.goal\.choose.*3 entity slots.*of which there are 2"),
-    ({"pairings.goal.to": "landmarks"}, r"unknown entity type 'landmarks' \(did you mean 'landmark'\?\)"),
+    ({"pairings.goal.to": "landmarks"},
+     r"pairings\.goal\.to: unknown entity type 'landmarks' \(did you mean 'landmark'\?\)"),
     ({"agents.agent.observation": [{"partner_pos": {"pairing": "target"}}]}, r"unknown pairing 'target'"),
     ({"pairings.goal.of": ["adversary"]}, r"pairing 'goal' binds entities of \['adversary'\], not \['agent'\]"),
     ({**AGENTS_ONLY, "agents.agent.reward": [{"partner_distance": {"pairing": "goal", "reduce": "max",

@@ -183,6 +183,8 @@ class StateTable:
             before = {k: out[k] for k, d in self.decls.items() if d.reset == "derived"}
             for hook in self.derive_hooks:
                 hook(out)
+            for k in before:  # the compiled tick reads its inputs with the layout it was traced with
+                out[k] = out[k].contiguous()
             if mask is not None:
                 for k, old in before.items():
                     out[k] = torch.where(mask.view((B,) + (1,) * (old.dim() - 1)), out[k], old)

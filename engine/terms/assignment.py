@@ -81,6 +81,8 @@ def formation(env: BuildEnv, group: GroupPlan, p: FormationReward, path: tuple):
         want = f"exactly {need[1]}" if need[1] is not None else f"at least {need[0]}"
         raise env.ctx.error(path + ("around",), f"shape {p.shape!r} needs {want} entities in `around`, got "
                                                 f"{len(anchors)}")
+    env.reserve(math.factorial(n) * n * (2 * env.float_size + 8), f"the formation reward ({math.factorial(n):,} "
+                f"permutations of {n} entities)", path, "form up fewer entities (at most 8)")
     perms = torch.tensor(list(itertools.permutations(range(n))), device=env.device)  # [P, N]
     rows = torch.arange(n, device=env.device)
     targets, clip, scale, A = _targets(p.shape, n, p.radius), p.clip, p.scale, group.size

@@ -139,15 +139,19 @@ def component(env: BuildEnv, group: GroupPlan, p: ComponentOf, path: tuple):
     Built-in (``radius``, ``color`` …) or declared under ``components:``; booleans and integers are
     observed as 0/1 and numbers. Dead entities of mortal types read as zeros, as in the other terms.
     """
+    _check_component(env, p.name, path + ("name",))
+    return _entity_term(env, group, p, path, p.name, relative=False)
+
+
+def _check_component(env: BuildEnv, name: str, path: tuple) -> None:
     comps = env.layout.components
-    if p.name not in comps:
+    if name not in comps:
         import difflib
 
-        close = difflib.get_close_matches(p.name, list(comps), n=1)
+        close = difflib.get_close_matches(name, list(comps), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise env.ctx.error(path + ("name",), f"unknown component {p.name!r}{hint}; expected one of: "
-                                              f"{', '.join(comps)} (declare your own under components:)")
-    return _entity_term(env, group, p, path, p.name, relative=False)
+        raise env.ctx.error(path, f"unknown component {name!r}{hint}; expected one of: "
+                                  f"{', '.join(comps)} (declare your own under components:)")
 
 
 def partner_pos(env: BuildEnv, group: GroupPlan, p: PartnerOf, path: tuple):
@@ -171,9 +175,8 @@ def partner_component(env: BuildEnv, group: GroupPlan, p: PartnerComponent, path
     """A component of the agent's own partner (MPE speaker_listener: the colour of the goal landmark)."""
     from engine.pairings import partner_columns
 
+    _check_component(env, p.name, path + ("name",))
     comps = env.layout.components
-    if p.name not in comps:
-        raise env.ctx.error(path + ("name",), f"unknown component {p.name!r}; expected one of: {', '.join(comps)}")
     cols = partner_columns(env, p.pairing, [group.slice.name], path + ("pairing",))
     key, columns, name = cols.key, cols.columns, p.name
     per = math.prod(comps[name].shape)

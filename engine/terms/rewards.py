@@ -60,7 +60,7 @@ class CoverageReward:
 @dataclass(kw_only=True)
 class PartnerDistanceReward:
     """``scale`` × the distance between entities and their partners (a pairing): the agent's own, or
-    — with ``of`` — the min or sum over the entities of those types, the same for every agent."""
+    — with ``of`` — the min, sum or mean over the entities of those types, the same for every agent."""
 
     pairing: str = fld(doc="Name of a pairing (see pairings:).")
     of: list[str] | None = fld(None, doc="Entity types whose distances count (default: the agent's own).")

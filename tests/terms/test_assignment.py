@@ -60,6 +60,13 @@ def test_limits_are_located_errors() -> None:
             {"formation": {"of": ["agent"], "shape": "line", "around": ["landmark"]}}]})
 
 
+def test_the_permutation_table_counts_in_the_memory_budget() -> None:
+    from engine.errors import UserError
+
+    with pytest.raises(UserError, match=r"20,000 copies of 'simple_formation' need about .* GiB"):
+        engine.make(WORLD, num_worlds=20_000, overrides={"entities.agent.count": 8})
+
+
 def test_it_compiles_to_the_eager_result() -> None:
     eager = engine.make(WORLD, num_worlds=8, seed=2)
     fused = engine.make(WORLD, num_worlds=8, seed=2, compile=True)
