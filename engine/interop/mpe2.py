@@ -75,6 +75,7 @@ def load_state(sim: Any, env: Any, attrs: dict[str, str] | None = None) -> None:
     for hook in sim.table.derive_hooks:  # observations are derived from the state just written
         hook(state)
     sim.state = state
+    sim._needs_reset = False  # this is the episode's start: the next step must not reset it away
 
 
 def _pairings(sim: Any, entities: list, attrs: dict[str, str]):

@@ -114,10 +114,13 @@ def test_load_state_refuses_a_world_with_other_counts() -> None:
     with pytest.raises(UserError, match="the mpe2 world has 8 entities .* the Sim 6"):
         load_state(sim, ref)
     sim4 = engine.make("mpe/simple_spread", overrides={"entities.agent.count": 4, "entities.landmark.count": 4})
-    sim4.reset()
-    load_state(sim4, ref)  # the scaled world matches the scaled scenario
+    load_state(sim4, ref)  # the scaled world matches the scaled scenario (and no reset() is needed first)
     assert np.allclose(sim4.state["pos"][0].numpy(), np.stack(
         [e.state.p_pos for e in mpe_world(ref).agents + mpe_world(ref).landmarks]), atol=1e-6)
+    ref.step({a: 2 for a in ref.agents})  # everyone +x: the first step starts from the loaded state
+    sim4.step({"agent": torch.full((1, 4), 2)})
+    assert np.allclose(sim4.state["pos"][0].numpy(), np.stack(
+        [e.state.p_pos for e in mpe_world(ref).agents + mpe_world(ref).landmarks]), atol=1e-5)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
