@@ -125,6 +125,11 @@ def test_episode_end_returns_final_observation_then_empty_steps():
         assert par.step({}) == ({}, {}, {}, {}, {})
         assert par.step({"prey_0": 1}) == ({}, {}, {}, {}, {})
     assert int(par.sim.state["tick"][0]) == tick
+    # reset() without a seed starts the episode the Sim already auto-reset into (no second draw), the
+    # same one the batched twin is in now
+    obs, _ = par.reset()
+    np.testing.assert_array_equal(obs["prey_0"], twin.observations()["prey"][0, 0].numpy())
+    assert torch.equal(par.sim.state["pos"], twin.state["pos"]) and int(par.sim.state["tick"][0]) == 0
 
 
 def test_dead_agent_is_terminated_once_and_removed():
