@@ -77,8 +77,9 @@ def _component_table(loaded: LoadedWorld) -> dict[str, Component]:
             raise ctx.error(("components", name), f"duplicate component name {name!r}: it is a built-in "
                                                   f"component ({table[name].doc}); expected a new name",
                             key=True)
-        check_value(ctx, ("components", name, "default"), decl.default, tuple(decl.shape), decl.dtype)
-        table[name] = Component(name, tuple(decl.shape), decl.dtype, decl.default, decl.doc)
+        default = False if decl.dtype == "bool" and decl.default == 0 and decl.default is not True else decl.default
+        check_value(ctx, ("components", name, "default"), default, tuple(decl.shape), decl.dtype)
+        table[name] = Component(name, tuple(decl.shape), decl.dtype, default, decl.doc)
     return table
 
 
@@ -209,6 +210,20 @@ def _groups(loaded: LoadedWorld, layout: Layout) -> dict[str, GroupPlan]:
     return groups
 
 
+def _despawned_by_rules(spec) -> set[str]:
+    """Entity types a rule can remove (``despawn`` of self or other): they are mortal (their observations
+    read as zeros while they are gone)."""
+    out: set[str] = set()
+    for r in spec.rules:
+        for e in r.do:
+            p = e.get("despawn") if isinstance(e, dict) and len(e) == 1 else None
+            if p is None:
+                continue
+            side = p.get("of", "self") if isinstance(p, dict) else p
+            out |= {t for t in (r.of if side == "self" else (r.with_ or [])) if isinstance(t, str)}
+    return out
+
+
 def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins: bool = True,
                 trust: TrustPolicy | None = None) -> WorldPlan:
     """Resolve a validated world on ``device``; raises ``WorldError`` for cross-section mistakes.
@@ -230,6 +245,7 @@ def build_world(loaded: LoadedWorld, device: str | torch.device = "cpu", plugins
     groups = _groups(loaded, layout)
     mortal = {t for t, et in spec.entities.items() if et.lifecycle and et.lifecycle.despawn_on_contact}
     mortal |= {t for t, s in layout.types.items() if s.count < s.capacity}
+    mortal |= _despawned_by_rules(spec)
     table = StateTable(layout.n, {g.name: g.size for g in groups.values()}, layout.float_dtype, device)
     app = App(loaded, layout, groups, device, loaded.ctx, mortal, budget=check_components(spec, loaded.ctx),
               state=table, trust=trust if trust is not None else TrustPolicy.from_args())

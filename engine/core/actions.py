@@ -38,6 +38,11 @@ class ActionSpace:
     high: float = 1.0
     moves: bool = True  # the action holds a movement part (MPE: the agent is movable)
     say: int = 0  # width of the message part (MPE's dim_c for agents that are not silent), 0: silent
+    named: tuple[str, ...] = ()  # named discrete actions after the 5 movement choices (a = 5 + i)
+
+    def index(self, name: str) -> int:
+        """The action value of the named action ``name`` (``zap`` → 5 when it is the first)."""
+        return (len(MOVE_DIRECTIONS) if self.moves else 0) + self.named.index(name)
 
     @property
     def discrete(self) -> bool:
@@ -80,6 +85,8 @@ class ActionSpace:
         None when the agents do not move."""
         if not self.moves:
             return None
+        if self.named:  # a named action does not move
+            return torch.where(action < len(MOVE_DIRECTIONS), action, torch.zeros_like(action))
         if not self.say:
             return action
         return action % len(MOVE_DIRECTIONS) if self.discrete else action[..., :len(MOVE_DIRECTIONS)]
@@ -119,17 +126,22 @@ CONTINUOUS_MOVE = ActionSpace("continuous", len(MOVE_DIRECTIONS), MOVE_LABELS)
 
 
 @functools.cache
-def movement(kind: str, moves: bool = True, say: int = 0) -> ActionSpace:
+def movement(kind: str, moves: bool = True, say: int = 0, named: tuple[str, ...] = ()) -> ActionSpace:
     """The action space named by a world file's ``action: discrete | continuous`` (``{type, moves, say}``).
 
+    Named actions (``zap``, ``pick_up``) follow the movement choices: ``Discrete(5 + len(named))``,
+    ``a = 5 + i`` takes the i-th named action and does not move that tick (Melting Pot's layout).
     With a message part (``say`` > 0) the layout is MPE's: discrete actions are flattened as
     ``a = move + 5 × word`` (``Discrete(5 × say)``; ``Discrete(say)`` for agents that do not move), so
     ``simple_reference``'s ``Discrete(50)`` is exact; continuous ones are 5 movement values then ``say``
     message values.
     """
+    k = len(MOVE_DIRECTIONS) if moves else 0
+    if named:  # discrete only (checked by the world format): movement choices, then the named actions
+        labels = (MOVE_LABELS if moves else ()) + tuple(named)
+        return ActionSpace("discrete", len(labels), labels, moves=moves, named=tuple(named))
     if moves and not say:
         return DISCRETE_MOVE if kind == "discrete" else CONTINUOUS_MOVE
-    k = len(MOVE_DIRECTIONS) if moves else 0
     if kind == "discrete":
         n = max(k, 1) * say
         labels = tuple(f"{MOVE_LABELS[a % k]}+say{a // k}" if k else f"say{a}" for a in range(n)) if say else ("no-op",)

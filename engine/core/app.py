@@ -58,6 +58,9 @@ class App(BuildEnv):
     episode_end_hooks: list[Callable[[dict], None]] = field(default_factory=list)
     pre_tick: list[Callable[[dict, Any, int], None]] = field(default_factory=list)
     code: list[tuple[str, str, str | None]] = field(default_factory=list)  # (dotted, key path, file) resolved
+    end_flags: list[str] = field(default_factory=list)  # world-scope bool entries that end an episode
+    respawn_timers: list[str] = field(default_factory=list)  # entity int entries > 0 while one is coming back
+    notes: list[str] = field(default_factory=list)  # things `worldloom validate` reports that are not errors
     frozen: bool = False
 
     # ------------------------------------------------------------------ declarations
@@ -105,6 +108,12 @@ class App(BuildEnv):
         if not self.groups[group].action_space.discrete:
             raise UserError(f"action mask for {group!r}: masks apply to discrete action spaces")
         self.groups[group].mask_fns.append(fn)
+
+    def add_end_flag(self, key: str) -> None:
+        """A declared ``[B]`` bool entry that, when set by a system, ends the world's episode this tick
+        (terminated, as when all agents die): the rules' ``end`` effect."""
+        self._not_frozen("add_end_flag")
+        self.end_flags.append(key)
 
     def add_reset_hook(self, hook: Callable[[dict, int, Any], None]) -> None:
         """``hook(fresh, B, generator)`` fills fresh values of entries before a reset is applied."""

@@ -2,8 +2,9 @@
 
 An entry of ``systems:`` is one of
 
-* a registered kind by name — ``physics``, ``{bounds: {mode: bounce}}``, ``lifecycle`` (placing it;
-  by default it runs after the world's systems) or a kind a world extension registered;
+* a registered kind by name — ``physics``, ``{bounds: {mode: bounce}}``, ``lifecycle`` and ``rules``
+  (placing them; by default both run after the world's systems, rules first) or a kind a world
+  extension registered;
 * a user system by dotted path — ``{system: rules.gravity, params: {...}, reads: [...], writes:
   [...], state: {...}}`` — a plain ``fn(state)``, or one declared with ``@engine.extend.system``
   (which may take ``params`` and declare state), resolved under the trust policy.
@@ -93,7 +94,14 @@ def _lifecycle(app: App, p, path):
     return decl
 
 
+def _rules(app: App, p, path):
+    from engine.rules.system import install_rules
+
+    return install_rules(app, path)
+
+
 def builtin_system_kinds() -> list[SystemKind]:
+    from engine.rules.system import RulesParams
     from engine.systems.lifecycle import LifecycleParams
     from engine.systems.physics import BoundsParams, PhysicsParams
     from engine.systems.scripted import ChaseParams, FleeParams
@@ -104,6 +112,7 @@ def builtin_system_kinds() -> list[SystemKind]:
         SystemKind("scripted_chase", _chase, ChaseParams, "move agents toward the nearest target"),
         SystemKind("scripted_flee", _flee, FleeParams, "move agents away from threats"),
         SystemKind("lifecycle", _lifecycle, LifecycleParams, "despawn on contact, respawn, agent death"),
+        SystemKind("rules", _rules, RulesParams, "the world's rules: (when → do), timers, events"),
     ]
 
 
@@ -131,11 +140,18 @@ def build_system(app: App, entry: Any, path: tuple) -> SystemDecl:
 
 def build_systems(app: App, plan) -> None:
     """The world's ``systems:`` into the ``update`` stage; ``lifecycle`` at its default place unless listed."""
-    listed = False
+    listed = rules_listed = False
     for i, entry in enumerate(app.loaded.spec.systems):
         decl = build_system(app, entry, ("systems", i))
         listed |= entry == "lifecycle" or (isinstance(entry, dict) and "lifecycle" in entry)
+        rules_listed |= entry == "rules" or (isinstance(entry, dict) and "rules" in entry)
         app.add_system(decl)
+    if not rules_listed:
+        from engine.rules.system import install_rules
+
+        decl = install_rules(app)
+        if decl is not None:
+            app.add_system(decl)
     if not listed:
         from engine.systems.lifecycle import make_lifecycle
 

@@ -63,6 +63,8 @@ def make_finish(plan):
     mortal = plan.env.mortal_types
     guard = getattr(spec.world, "on_nonfinite", "reset") != "ignore"
     check_actions = "action_error" in plan.state
+    end_flags = list(plan.env.end_flags)
+    timers = list(plan.env.respawn_timers)
 
     def finish(state: dict) -> None:
         state["tick"] = state["tick"] + 1
@@ -74,6 +76,8 @@ def make_finish(plan):
             world_term = ~torch.stack([alive[:, g.sl].any(1) for g in groups], 0).any(0)
         else:
             world_term = torch.zeros_like(truncated)
+        for key in end_flags:
+            world_term = world_term | state[key]
         for g in groups:
             state[g.reward_key] = _rewards(g, state, alive_before, g.slice.name in mortal)
         if guard:
@@ -83,7 +87,10 @@ def make_finish(plan):
         for g in groups:
             rew = state[g.reward_key]
             state[g.return_key] = state[g.return_key] + rew
-            state[g.terminated_key] = ~alive[:, g.sl] | world_term.unsqueeze(1)
+            gone = ~alive[:, g.sl]
+            for key in timers:  # removed for a while (zapped), not out of the episode
+                gone = gone & (state[key][:, g.sl] == 0)
+            state[g.terminated_key] = gone | world_term.unsqueeze(1)
             state[g.truncated_key] = truncated.unsqueeze(1).expand_as(rew)
         state["done"] = world_term | truncated
         any_done = state["done"].any()

@@ -13,9 +13,10 @@ import torch
 
 from engine.core.state import StateDecl
 from engine.core.system import SystemDecl
+from engine.systems.spawn import FRESH, apply_fresh, declare_fresh_spawn
 from engine.world.env import BuildEnv
 
-KILLED_BY, TIMER, RESPAWN = "killed_by", "respawn_timer", "_respawn."
+KILLED_BY, TIMER = "killed_by", "respawn_timer"
 
 
 @dataclass(kw_only=True)
@@ -23,37 +24,16 @@ class LifecycleParams:
     """Lifecycle takes its rules from each entity type's ``lifecycle:``; listing it places it in the tick."""
 
 
-def _declare(env: BuildEnv, spawn_components: list[str], can_respawn: bool, plans: list) -> None:
+def _declare(env: BuildEnv, can_respawn: bool) -> list[str]:
     env.add_state(StateDecl(KILLED_BY, "entity", (), "int64", -1, owner="lifecycle",
                             doc="entity index that removed this one this tick (-1: none)"))
     env.add_state(StateDecl(TIMER, "entity", (), "int64", 0, owner="lifecycle",
                             doc="ticks until a removed entity respawns (0: not counting)"))
-    if not can_respawn:
-        return
-    from engine.systems.spawn import draw_spawn
-
-    comps = env.layout.components
-    for c in spawn_components:
-        size = env.layout.n * env.layout.torch_dtype(comps[c]).itemsize
-        for d in comps[c].shape:
-            size *= d
-        env.reserve(size, f"lifecycle's copy of fresh {c} values for respawns", ("entities",),
-                    f"lower the entity counts/capacities or the shape of {c}", work=False)
-        env.add_state(StateDecl(RESPAWN + c, "entity", comps[c].shape, env.layout.torch_dtype(comps[c]), 0,
-                                reset="keep", owner="lifecycle", doc=f"fresh spawn values of {c} for respawns"))
-
-    def draw_respawn(state: dict, generator, B: int) -> None:
-        fresh = draw_spawn(plans, B, generator)
-        for c in spawn_components:
-            state[RESPAWN + c] = fresh[c]
-
-    env.add_pre_tick(draw_respawn)
+    return declare_fresh_spawn(env, ("entities",), "lifecycle") if can_respawn else []
 
 
 def make_lifecycle(env: BuildEnv, path: tuple = ("entities",)) -> SystemDecl | None:
     """Build the lifecycle system (declaring its state), or None when no entity type declares despawn rules."""
-    plans = env.spawn_plans
-    spawn_components = [sp.component for sp in plans]
     spec = env.loaded.spec
     mortal = [(name, t.lifecycle) for name, t in spec.entities.items()
               if t.lifecycle is not None and t.lifecycle.despawn_on_contact]
@@ -81,7 +61,7 @@ def make_lifecycle(env: BuildEnv, path: tuple = ("entities",)) -> SystemDecl | N
     kills &= rows.unsqueeze(1) != cols.unsqueeze(0)
     rows, cols, kills, respawn = (t.to(env.device) for t in (rows, cols, kills, respawn))
     can_respawn = bool((respawn > 0).any())
-    _declare(env, spawn_components, can_respawn, plans)
+    spawn_components = _declare(env, can_respawn)
 
     def lifecycle(state: dict) -> None:
         pos, rad, alive = state["pos"], state["radius"], state["alive"]
@@ -107,11 +87,8 @@ def make_lifecycle(env: BuildEnv, path: tuple = ("entities",)) -> SystemDecl | N
         state[TIMER] = timer
         state["alive"] = (alive & ~dies) | back
         if can_respawn:
-            for comp in spawn_components:
-                fresh = state[RESPAWN + comp]
-                state[comp] = torch.where(back.view(back.shape + (1,) * (fresh.dim() - 2)), fresh, state[comp])
-            state["vel"] = torch.where(back.unsqueeze(-1), torch.zeros_like(state["vel"]), state["vel"])
+            apply_fresh(state, back, spawn_components)
 
-    reads = ("pos", "radius", "alive", TIMER) + tuple(RESPAWN + c for c in spawn_components if can_respawn)
+    reads = ("pos", "radius", "alive", TIMER) + tuple(FRESH + c for c in spawn_components if can_respawn)
     return SystemDecl("lifecycle", lifecycle, reads=reads, writes=(KILLED_BY, TIMER, "alive") + (
         tuple(spawn_components) + ("vel",) if can_respawn else ()), path=path)

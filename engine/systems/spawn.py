@@ -27,3 +27,44 @@ def draw_spawn(plans: list, B: int, generator: torch.Generator) -> dict[str, tor
             val = torch.where(_kind_mask(sp.kind, 3, val), sp.a + sp.b * z, val)
         out[sp.component] = val.contiguous()
     return out
+
+
+#: Per-entity fresh spawn values, drawn before each tick for whoever brings entities back mid-episode.
+FRESH = "_respawn."
+
+
+def declare_fresh_spawn(env, path: tuple, owner: str) -> list[str]:
+    """Declare ``_respawn.<component>`` (fresh spawn values of every spawned component, ``[B, N, ...]``)
+    and the pre-tick hook that draws them; once per world, whoever asks first (lifecycle, rules).
+    Returns the components it covers."""
+    from engine.core.state import StateDecl
+
+    plans = env.spawn_plans
+    comps = env.layout.components
+    names = [sp.component for sp in plans]
+    if not names or FRESH + names[0] in env.state:
+        return names
+    for c in names:
+        size = env.layout.n * env.layout.torch_dtype(comps[c]).itemsize
+        for d in comps[c].shape:
+            size *= d
+        env.reserve(size, f"{owner}'s copy of fresh {c} values for respawns", path,
+                    f"lower the entity counts/capacities or the shape of {c}", work=False)
+        env.add_state(StateDecl(FRESH + c, "entity", comps[c].shape, env.layout.torch_dtype(comps[c]), 0,
+                                reset="keep", owner=owner, doc=f"fresh spawn values of {c} for respawns"))
+
+    def draw_fresh(state: dict, generator, B: int) -> None:
+        fresh = draw_spawn(plans, B, generator)
+        for c in names:
+            state[FRESH + c] = fresh[c]
+
+    env.add_pre_tick(draw_fresh)
+    return names
+
+
+def apply_fresh(state: dict, back: torch.Tensor, components: list[str]) -> None:
+    """Give the entities where ``back`` (``[B, N]`` bool) is set their fresh spawn values and zero velocity."""
+    for comp in components:
+        fresh = state[FRESH + comp]
+        state[comp] = torch.where(back.view(back.shape + (1,) * (fresh.dim() - 2)), fresh, state[comp])
+    state["vel"] = torch.where(back.unsqueeze(-1), torch.zeros_like(state["vel"]), state["vel"])

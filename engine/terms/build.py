@@ -8,6 +8,30 @@ from engine.world.env import GroupPlan
 from engine.world.validation import named_entry, parse_dataclass
 
 
+def _gated(app: App, g: GroupPlan, fn, conditions, path: tuple):
+    """A reward term paid only to agents for which the rules' ``conditions`` hold (``when: [...]``, self only):
+    draw the carrier home, the others to the flag."""
+    if conditions is None:
+        return fn
+    from engine.rules.conditions import build_condition
+    from engine.rules.context import RuleContext
+    from engine.rules.system import extra_refs
+
+    if not isinstance(conditions, list) or not conditions:
+        raise app.ctx.error(path + ("when",), "expected a list of conditions on the agent (self), e.g. "
+                                              "[{carries: [flag]}]")
+    rc = RuleContext(app, [g.slice.name], None, path + ("when",), extra_refs(app.loaded.spec))
+    conds = [build_condition(rc, c, path + ("when", i)) for i, c in enumerate(conditions)]
+
+    def gated(state: dict, alive_before):
+        ok = conds[0](state, {})
+        for c in conds[1:]:
+            ok = ok & c(state, {})
+        r = fn(state, alive_before)
+        return r * ok.reshape(ok.shape[0], -1).expand_as(r).to(r.dtype)
+    return gated
+
+
 def build_terms(app: App, g: GroupPlan) -> None:
     """Fill ``g.obs_fns`` / ``g.reward_fns`` and declare the group's observation buffer ``obs.<group>``."""
     ctx = app.ctx
@@ -19,9 +43,13 @@ def build_terms(app: App, g: GroupPlan) -> None:
                 raise ctx.error(path, app.lookup(kinds, name, f"{section} term"))
             kind = kinds[name]
             ppath = path if isinstance(entry, str) else path + (name,)
+            gate = None
+            if section == "reward" and isinstance(params, dict) and "when" in params:
+                params = dict(params)
+                gate = params.pop("when")
             p = parse_dataclass(kind.params, params, ctx, ppath) if kind.params is not None else params
             if section == "reward":
-                g.reward_fns.append(kind.factory(app, g, p, ppath))
+                g.reward_fns.append(_gated(app, g, kind.factory(app, g, p, ppath), gate, ppath))
                 continue
             size, fn = kind.factory(app, g, p, ppath)
             if fn is None:  # a term served outside the flat vector (pixels)

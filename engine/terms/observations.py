@@ -8,9 +8,11 @@ never leaks stale positions.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -50,6 +52,15 @@ class PartnerComponent(PartnerOf):
     """A component of the agent's partner (see ``partner_component``)."""
 
     name: str = fld(doc="Component name: built-in (color, radius …) or declared under components:.")
+
+
+@dataclass(kw_only=True)
+class VariableOf:
+    """A world or team variable (see ``variable``)."""
+
+    name: str = fld(doc="Name of a variable declared under variables:.")
+    teams: Literal["own", "all"] = fld("own", doc="Team variables: own: the agent's team's value; all: its own "
+                                                  "team's first, then the other teams' in agents: order.")
 
 
 @dataclass(kw_only=True)
@@ -218,6 +229,30 @@ def _self_term(field_name: str):
     return factory
 
 
+def variable(env: BuildEnv, group: GroupPlan, p: VariableOf, path: tuple):
+    """A variable of the world or of the agent's team (a score, a timer), as seen by every agent of the group."""
+    from engine.rules.context import var_key
+
+    spec = env.loaded.spec.variables.get(p.name)
+    if spec is None:
+        close = difflib.get_close_matches(p.name, list(env.loaded.spec.variables), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise env.ctx.error(path + ("name",), f"unknown variable {p.name!r}{hint}; declared: "
+                                              f"{', '.join(env.loaded.spec.variables) or 'none'} (variables:)")
+    key, A = var_key(p.name), group.size
+    if spec.scope == "world":
+        return 1, lambda state: state[key].to(state["pos"].dtype).view(-1, 1, 1).expand(-1, A, 1)
+    teams = list(env.groups)
+    me = teams.index(group.name)
+    order = [me] + [t for t in range(len(teams)) if t != me] if p.teams == "all" else [me]
+    cols = torch.tensor(order, dtype=torch.int64, device=env.device)
+
+    def term(state: dict) -> torch.Tensor:
+        return state[key][:, cols].to(state["pos"].dtype).unsqueeze(1).expand(-1, A, -1)
+
+    return len(order), term
+
+
 def custom(env: BuildEnv, group: GroupPlan, p: CustomTerm, path: tuple):
     """A user-written term ``fn(state, group) -> [B, A, size]``, by dotted path (under the trust policy).
 
@@ -238,5 +273,6 @@ OBSERVATION_TERMS: dict[str, tuple[type, Callable]] = {
     "component": (ComponentOf, component),
     "partner_pos": (PartnerOf, partner_pos),
     "partner_component": (PartnerComponent, partner_component),
+    "variable": (VariableOf, variable),
     "custom": (CustomTerm, custom),
 }

@@ -133,10 +133,19 @@ def _onnx(arg: str, sim, group: str, deterministic: bool, generator: torch.Gener
         x = obs.reshape(B * A, F).detach().cpu().numpy().astype(np.float32, copy=False)
         y = torch.from_numpy(session.run([out.name], {inp.name: x})[0]).to(sim.device).reshape(B, A, -1)
         if discrete:
-            return _pick(y, deterministic, generator)
+            return _pick(_masked(sim, group, y), deterministic, generator)
         return y.clamp(g.action_space.low, g.action_space.high)
 
     return onnx_policy
+
+
+def _masked(sim, group: str, logits: torch.Tensor) -> torch.Tensor:
+    """The world's action mask of ``group`` applied to policy logits (no-op for unmasked groups)."""
+    from engine.train.policy import masked_logits
+
+    if not sim.groups[group].mask_fns:
+        return logits
+    return masked_logits(logits, sim.action_masks()[group])
 
 
 def _pick(logits: torch.Tensor, deterministic: bool, generator: torch.Generator | None) -> torch.Tensor:
@@ -157,6 +166,7 @@ def _ckpt(arg: str, sim, group: str, deterministic: bool, generator: torch.Gener
 
     def ckpt_policy(sim) -> torch.Tensor:
         obs = sim.state[g.obs_key].to(torch.float32)
-        return actor.act(obs, generator=generator, deterministic=deterministic)
+        mask = sim.action_masks()[group] if g.mask_fns else None
+        return actor.act(obs, generator=generator, deterministic=deterministic, mask=mask)
 
     return ckpt_policy

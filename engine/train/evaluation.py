@@ -30,6 +30,8 @@ class EvalResult:
     controllers: dict[str, str]
     returns: dict[str, list[float]] = field(default_factory=dict)
     contacts: dict[str, list[float]] = field(default_factory=dict)
+    events: dict[str, list[float]] = field(default_factory=dict)  # rule firings (and other events) per episode
+    winners: list[str] = field(default_factory=list)  # per episode: the winning team, "draw" or "none"
 
     @staticmethod
     def _mean_std(xs: list[float]) -> tuple[float, float]:
@@ -45,6 +47,11 @@ class EvalResult:
             out[f"return/{g}"] = self._mean_std(xs)
         for k, xs in self.contacts.items():
             out[short_name(k)] = self._mean_std(xs)
+        for k, xs in self.events.items():
+            out[f"events/{k}"] = self._mean_std(xs)
+        if self.winners:
+            for team in sorted(set(self.winners)):
+                out[f"wins/{team}"] = self.winners.count(team) / len(self.winners)
         return out
 
     def table(self) -> str:
@@ -57,6 +64,11 @@ class EvalResult:
         for k in self.contacts:
             m, sd = s[short_name(k)]
             rows.append(f"| {short_name(k)} per episode | | {m:.3f} ± {sd:.3f} |")
+        for k in self.events:
+            m, sd = s[f"events/{k}"]
+            rows.append(f"| {k} per episode | | {m:.3f} ± {sd:.3f} |")
+        for k in (k for k in s if k.startswith("wins/")):
+            rows.append(f"| episodes won by {k[5:]} | | {100 * s[k]:.1f} % |")
         return "\n".join(rows) + f"\n\n({s['episodes']} episodes)"
 
 
@@ -103,8 +115,17 @@ def evaluate(world: str | os.PathLike, controllers: Mapping[str, str] | None = N
             for k in keys:
                 result.contacts[k] += acc[k][idx].tolist()
                 acc[k][idx] = 0.0
+            for k, v in info.get("events", {}).items():
+                result.events.setdefault(k, []).extend(v[idx].to(torch.float32).tolist())
+            if "rules.winner" in info.get("final_state", {}):
+                teams = list(sim.groups)
+                for w, ended in zip(info["final_state"]["rules.winner"][idx].tolist(),
+                                    info["final_state"]["rules.ended"][idx].tolist()
+                                    if "rules.ended" in info["final_state"] else [True] * idx.numel()):
+                    result.winners.append(teams[w] if w >= 0 else ("draw" if ended else "none"))
             done_count += idx.numel()
-    for d in (result.returns, result.contacts):
+    for d in (result.returns, result.contacts, result.events):
         for k in d:
             d[k] = d[k][:episodes]
+    result.winners = result.winners[:episodes]
     return result

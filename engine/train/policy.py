@@ -57,24 +57,27 @@ class Actor(nn.Module):
         """Logits (discrete) or the Gaussian mean (continuous), ``[..., n]``."""
         return self.net(obs)
 
-    def distribution(self, obs: torch.Tensor) -> torch.distributions.Distribution:
+    def distribution(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.distributions.Distribution:
         out = self.net(obs)
         if self.action_type == "discrete":
-            return torch.distributions.Categorical(logits=out)
+            return torch.distributions.Categorical(logits=masked_logits(out, mask))
         return torch.distributions.Normal(out, self.log_std.exp().expand_as(out))
 
-    def log_prob_entropy(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        dist = self.distribution(obs)
+    def log_prob_entropy(self, obs: torch.Tensor, action: torch.Tensor, mask: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        dist = self.distribution(obs, mask)
         if self.action_type == "discrete":
             return dist.log_prob(action), dist.entropy()
         return dist.log_prob(action).sum(-1), dist.entropy().sum(-1)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, generator: torch.Generator | None = None,
-            deterministic: bool = False) -> torch.Tensor:
-        """Actions for env use: ints ``[...]`` in 0..n-1, or floats ``[..., n]`` clipped to the space's range."""
+            deterministic: bool = False, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Actions for env use: ints ``[...]`` in 0..n-1 (among the allowed ones where ``mask`` is given), or
+        floats ``[..., n]`` clipped to the space's range."""
         out = self.net(obs)
         if self.action_type == "discrete":
+            out = masked_logits(out, mask)
             if deterministic:
                 return out.argmax(-1)
             return sample_categorical(out, generator)
@@ -96,11 +99,21 @@ def sample_categorical(logits: torch.Tensor, generator: torch.Generator | None) 
     return (logits - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(-1)
 
 
-def sample_with_log_prob(actor: Actor, obs: torch.Tensor, generator: torch.Generator
-                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(env action, stored action, log prob): continuous actions are stored unclipped for the ratio."""
+def masked_logits(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Logits with unavailable actions (``mask`` False, ``[..., n]``) pushed to a probability of ~0: the
+    world's action masks, honoured in sampling, log-probabilities and entropy alike."""
+    if mask is None:
+        return logits
+    return logits.masked_fill(~mask, -1e9)
+
+
+def sample_with_log_prob(actor: Actor, obs: torch.Tensor, generator: torch.Generator,
+                         mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(env action, stored action, log prob): continuous actions are stored unclipped for the ratio;
+    discrete ones are drawn among the actions ``mask`` allows."""
     out = actor.net(obs)
     if actor.action_type == "discrete":
+        out = masked_logits(out, mask)
         a = sample_categorical(out, generator)
         logp = torch.log_softmax(out, -1).gather(-1, a.unsqueeze(-1)).squeeze(-1)
         return a, a, logp

@@ -168,6 +168,8 @@ class PPOTrainer:
                 "done": torch.zeros(T, B, A, device=self.device),
                 "mask": torch.zeros(T, B, A, dtype=torch.bool, device=self.device),
             }
+            if plan.mask_fns:  # the world masks this group's actions: keep them for the update
+                lr.buf["amask"] = torch.ones(T, B, A, plan.action_space.n, dtype=torch.bool, device=self.device)
         self._state_buf = (torch.zeros(T, B, self.state_size, device=self.device)
                            if self.cfg.critic == "central" else None)
 
@@ -187,10 +189,14 @@ class PPOTrainer:
             if state is not None:
                 self._state_buf[t] = state
             actions = {}
+            masks = sim.action_masks() if any("amask" in lr.buf for lr in self.learners.values()) else {}
             for g, lr in self.learners.items():
                 obs = sim.state[sim.groups[g].obs_key].to(torch.float32)
-                env_a, stored, logp = sample_with_log_prob(lr.actor, obs, self.gen)
+                amask = masks.get(g)
+                env_a, stored, logp = sample_with_log_prob(lr.actor, obs, self.gen, amask)
                 b = lr.buf
+                if amask is not None:
+                    b["amask"][t] = amask
                 b["obs"][t], b["act"][t], b["logp"][t] = obs, stored, logp
                 b["val"][t] = lr.critic(self._critic_input(lr, obs, state))
                 b["mask"][t] = sim.state["alive"][:, lr.sl]
@@ -295,7 +301,8 @@ class PPOTrainer:
                 perm = torch.randperm(n, generator=self.gen, device=self.device)
                 for s in range(0, n, mb):
                     j = perm[s:s + mb]
-                    logp, ent = lr.actor.log_prob_entropy(flat["obs"][j], flat["act"][j])
+                    logp, ent = lr.actor.log_prob_entropy(flat["obs"][j], flat["act"][j],
+                                                          flat["amask"][j] if "amask" in flat else None)
                     ratio_log = logp - flat["logp"][j]
                     ratio = ratio_log.exp()
                     a = flat_adv[j]

@@ -49,7 +49,7 @@ class GroupPlan:
         from engine.core.actions import movement
 
         a = self.spec.action
-        return movement(self.action_type, a.moves, a.say)
+        return movement(self.action_type, a.moves, a.say, tuple(a.actions))
 
     # The state entries of a group, declared by engine.builtins (one place for their names).
     @property

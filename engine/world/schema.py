@@ -67,6 +67,8 @@ class ComponentDecl:
                                "elements.")
     dtype: Literal["float32", "float64", "int32", "int64", "bool"] = fld("float32", doc="Element type.")
     default: Any = fld(0, doc="Value every entity starts with (a number/boolean, or a nested list of the shape).")
+    countdown: bool = fld(False, doc="A timer: the `rules` system lowers it by 1 every tick, down to 0 "
+                                     "(cooldowns, freeze times); needs a numeric scalar.")
     doc: str = fld("", doc="What the component holds, its units and range.")
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
@@ -120,6 +122,8 @@ class EntityType:
                                      doc="Values of components for this type, e.g. radius: 0.05, color: [1, 0, 0].")
     spawn: dict[str, SpawnRule] = fld(factory=dict, doc="Per component: how it is set at (re)spawn.")
     lifecycle: Lifecycle | None = fld(None, doc="Despawn/respawn rules (omit: entities never leave).")
+    team: str | None = fld(None, doc="The agent group (team) these entities belong to, for rules that say team / "
+                                     "other_team (a team's flag, base); an agent group's own type is its team.")
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
         if self.capacity is not None and self.capacity < self.count:
@@ -129,6 +133,20 @@ class EntityType:
     @property
     def slots(self) -> int:
         return self.count if self.capacity is None else self.capacity
+
+
+@dataclass(kw_only=True)
+class NamedAction:
+    """A named discrete action (``zap``, ``pick_up``): when it is available, and its key in ``play``."""
+
+    available: list[Any] = fld(factory=list, max_items=32,
+                               doc="Conditions on the agent (rules' condition language, self only) under which "
+                                   "the action is allowed: the action mask. Empty: always.")
+    key: str | None = fld(None, doc="Key that takes the action in `worldloom play` (e.g. SPACE, E).")
+
+    @classmethod
+    def __coerce__(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 @dataclass(kw_only=True)
@@ -142,10 +160,22 @@ class ActionSpec:
     say: int = fld(0, ge=0, le=1024, doc="Width of a message part written into the `comm` component (MPE's "
                                          "dim_c): discrete a = move + 5 × word (one-hot), continuous 5 + say "
                                          "values; 0: silent.")
+    actions: dict[str, NamedAction] = fld(factory=dict, max_items=64,
+                                          doc="Named discrete actions after the movement choices (a = 5, 6, … in "
+                                              "order; no movement that tick): name → {available: [conditions], "
+                                              "key: KEY}. Rules test them with {action: name}.")
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
-        if not self.moves and not self.say:
-            raise ctx.error(path, "expected moves: true or say > 0: an action that does nothing")
+        if not self.moves and not self.say and not self.actions:
+            raise ctx.error(path, "expected moves: true, say > 0 or named actions: an action that does nothing")
+        if self.actions and (self.type != "discrete" or self.say):
+            raise ctx.error(path + ("actions",), "named actions extend a discrete movement action without a message "
+                                                 f"part; got type {self.type}" + (f", say {self.say}" if self.say else
+                                                                                  "") + ": use type: discrete, say: 0")
+        for name in self.actions:
+            if not (name.isascii() and name.isidentifier()):
+                raise ctx.error(path + ("actions", name), f"expected an action name of letters, digits and _, got "
+                                                          f"{describe(name)}", key=True)
 
     @classmethod
     def __coerce__(cls, value: Any) -> Any:
@@ -256,6 +286,38 @@ class PairingSpec:
 
 
 @dataclass(kw_only=True)
+class VariableSpec:
+    """A value per world or per team (agent group), changed by rules and read by rules and observations.
+    Per-entity values are components (``components:``)."""
+
+    scope: Literal["world", "team"] = fld("world", doc="world: one value per world; team: one per agent group.")
+    dtype: Literal["float32", "float64", "int32", "int64", "bool"] = fld("int64", doc="Element type.")
+    default: Any = fld(0, doc="Value at every episode start.")
+    countdown: bool = fld(False, doc="Lowered by 1 every tick down to 0 by the `rules` system (a timer).")
+    doc: str = fld("", doc="What it holds.")
+
+
+@dataclass(kw_only=True)
+class RuleSpec:
+    """``when`` → ``do``, evaluated for every subject (and object) in every world in one batched step."""
+
+    name: str = fld(doc="Name of the rule: its firings are counted per episode (info['events'][name]).")
+    of: list[str] = fld(min_items=1, doc="Entity types of the subject (`self`).")
+    with_: list[str] | None = fld(None, alias="with",
+                                  doc="Entity types of the object (`other`): the rule matches pairs.")
+    alive: Literal["alive", "dead", "any"] = fld("alive", doc="Which subjects it considers (dead: regrowth).")
+    when: list[Any] = fld(factory=list, max_items=32, doc="Conditions, all of which must hold (see "
+                                                          "docs/world-format.md#rules).")
+    do: list[Any] = fld(min_items=1, max_items=32, doc="Effects, applied in order to every match.")
+    exclusive: Literal["none", "self", "other", "both", "world"] | None = fld(
+        None, doc="At most one match per object (other), per subject (self), both, or per world (world: the "
+                  "rule fires once); default: other for pair rules (two agents cannot grab one flag), none "
+                  "otherwise.")
+    pick: Literal["lowest", "random"] = fld("lowest", doc="Which match wins an exclusive conflict: the lowest "
+                                                          "entity index or a seeded random one.")
+
+
+@dataclass(kw_only=True)
 class WorldSpec:
     """A worldloom world file."""
 
@@ -270,6 +332,10 @@ class WorldSpec:
     pairings: dict[str, PairingSpec] = fld(factory=dict, max_items=64,
                                            doc="Named bindings of entities to partner entities (see PairingSpec).")
     agents: dict[str, AgentGroup] = fld(factory=dict, max_items=MAX_GROUPS, doc="Agent groups.")
+    variables: dict[str, VariableSpec] = fld(factory=dict, max_items=256,
+                                             doc="Per-world and per-team variables (see VariableSpec).")
+    rules: list[RuleSpec] = fld(factory=list, max_items=256,
+                                doc="Game rules, evaluated in order by the `rules` system (see RuleSpec).")
     extensions: list[str] = fld(factory=list, max_items=64,
                                 doc="Dotted paths of extensions (objects with build(app)) that register systems, "
                                     "terms and plugin kinds and declare state; code outside the package needs "
