@@ -28,12 +28,14 @@ from engine.world.values import check_spawn_range, check_value
 
 @dataclass
 class SpawnPlan:
-    """Per-entity spawn rule of one component: kind 0 keep, 1 constant, 2 uniform(a, b), 3 normal(a, b)."""
+    """Per-entity spawn rule of one component: kind 0 keep, 1 constant, 2 uniform(a, b), 3 normal(a, b),
+    4 ring (``rings``: at a distance from another entity's fresh value, drawn after the others)."""
 
     component: str
     kind: torch.Tensor  # [N] int8
     a: torch.Tensor  # [N, *shape]
     b: torch.Tensor
+    rings: list = field(default_factory=list)  # (slots [K], centre index, radius, rotate step (rad) or 0, arena)
 
 
 @dataclass
@@ -154,6 +156,7 @@ def _spawn_plans(loaded: LoadedWorld, layout: Layout, initial: dict[str, torch.T
     spec, ctx, comps, n = loaded.spec, loaded.ctx, layout.components, layout.n
     spawn: list[SpawnPlan] = []
     for cname in sorted({c for et in spec.entities.values() for c in et.spawn}):
+        rings: list = []
         c = comps[cname]
         if not c.dtype.startswith("float"):
             raise ctx.error(("components", cname), f"spawn rules need a float component; {cname!r} is {c.dtype}")
@@ -171,6 +174,9 @@ def _spawn_plans(loaded: LoadedWorld, layout: Layout, initial: dict[str, torch.T
             elif rule.each is not None:
                 kind[sl] = 1
                 a[sl] = per_slot(ctx, path, {"each": rule.each}, c, layout.types[tname].capacity, a.dtype)
+            elif rule.ring is not None:
+                rings.append(_ring(loaded, layout, tname, rule.ring, cname, path + ("ring",)))
+                kind[sl] = 4
             else:
                 key = "uniform" if rule.uniform is not None else "normal"
                 lo_hi = rule.uniform if rule.uniform is not None else rule.normal
@@ -180,8 +186,27 @@ def _spawn_plans(loaded: LoadedWorld, layout: Layout, initial: dict[str, torch.T
                 kind[sl] = 2 if key == "uniform" else 3
                 a[sl] = torch.as_tensor(lo_hi[0], dtype=a.dtype)
                 b[sl] = torch.as_tensor(lo_hi[1], dtype=a.dtype)
-        spawn.append(SpawnPlan(cname, kind.to(device), a.to(device), b.to(device)))
+        spawn.append(SpawnPlan(cname, kind.to(device), a.to(device), b.to(device),
+                               [(sl.to(device), i, r, st, tuple(spec.world.arena)) for sl, i, r, st in rings]))
     return spawn
+
+
+def _ring(loaded: LoadedWorld, layout: Layout, tname: str, ring, cname: str, path: tuple) -> tuple:
+    import math
+
+    ctx = loaded.ctx
+    if cname != "pos":
+        raise ctx.error(path, f"a ring spawn places positions; {cname!r} is not pos")
+    centre = layout.types.get(ring.around)
+    if centre is None or centre.capacity == 0:
+        raise ctx.error(path + ("around",), f"expected an entity type with at least one slot to spawn around, got "
+                                            f"{ring.around!r} (types: {', '.join(layout.types)})")
+    if centre.start >= layout.types[tname].start:
+        raise ctx.error(path + ("around",), f"{ring.around!r} comes after (or is) {tname!r} on the entity axis; the "
+                                            "centre must be an earlier type, so it is placed first")
+    slots = torch.arange(layout.types[tname].start, layout.types[tname].stop)
+    step = math.radians(ring.step_degrees) if ring.outside == "rotate" else 0.0
+    return slots, centre.start, float(ring.radius), step
 
 
 def _groups(loaded: LoadedWorld, layout: Layout) -> dict[str, GroupPlan]:

@@ -218,3 +218,40 @@ def test_play_shows_a_learned_renderer_beside_gl_and_records_video(tmp_path: Pat
     assert len(np.unique(right.reshape(-1, 3), axis=0)) > 20, "the learned image is drawn on the right"
     (video,) = tmp_path.glob("*.mp4")
     assert video.stat().st_size > 0
+
+
+def test_play_named_action_keys_come_from_the_world_file_and_respect_the_mask(tmp_path: Path) -> None:
+    """commons binds zap to SPACE: a tap zaps once (the cooldown masks it after), the HUD counts it."""
+    from engine.render import GLUnavailableError
+    from engine.render.window import open_window
+    from engine.views.play import Player, load_script
+    from engine.views.play.hud import hud_lines
+
+    script = tmp_path / "keys.txt"
+    script.write_text("0.1 down SPACE\n0.6 up SPACE\n0.8 quit\n")
+    try:
+        window = open_window("headless", (160, 120))
+    except GLUnavailableError as exc:
+        pytest.skip(f"headless OpenGL unavailable: {exc}")
+    try:
+        player = Player("commons", window, script=load_script(script), out_dir=tmp_path, max_seconds=10,
+                        overrides={"render.tick_rate": 50})
+        assert player.controls.keys["zap"] == ["SPACE"]
+        assert player.controlled == ("harvester", 0)
+        player.held = ["up", "zap"]  # the named action wins over the held direction
+        player.step()
+        assert int(player.sim.state["zap_cooldown"][0, 0]) == 10  # zapped: the cooldown starts
+        player.step()
+        assert int(player.sim.state["zap_cooldown"][0, 0]) == 9  # masked now: no second zap while it runs
+        player.held = []
+        stats = player.run()
+        lines = hud_lines(player)
+    finally:
+        window.close()
+    assert stats["frames"] > 5
+    # SPACE held for ~0.5 s (≈ 25 ticks at 50/s): zapped on the first tick, then masked by the 10-tick cooldown
+    # (the other harvesters act at random among their allowed actions, so count only the controlled one's).
+    zaps = int(player.sim.state["events.zap"][0])
+    assert 1 <= zaps
+    assert any(line.startswith("actions zap: SPACE") for line in lines)
+    assert any(line.startswith("events") for line in lines)

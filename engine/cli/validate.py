@@ -56,6 +56,10 @@ def run(args) -> int:
         print(f"  agents {g.name}: {g.size} × observation [{g.obs_size}], actions: {g.action_space.describe()}, "
               f"{len(g.reward_fns)} reward term(s)")
     print("  systems: " + " → ".join(s.name for s in plan.systems))
+    if spec.rules:
+        print(f"  rules ({len(spec.rules)}, in this order): " + ", ".join(r.name for r in spec.rules))
+    for note in plan.app.notes:
+        print(f"  note: {note}")
     for name, p in plan.plugins.items():
         print(f"  plugin {name}: {p.describe()}")
     if not plan.app.code:

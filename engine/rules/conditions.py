@@ -45,15 +45,15 @@ def pair_distance(state: dict, rc: RuleContext, cache: dict) -> torch.Tensor:
 
 
 def _number(rc: RuleContext, value: Any, path: tuple, lo: float | None = None, hi: float | None = None) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= 3.0e38
     if not ok or (lo is not None and value < lo) or (hi is not None and value > hi):
-        rng = f" in [{lo}, {hi}]" if hi is not None else (f" >= {lo}" if lo is not None else "")
+        rng = f" in [{lo}, {hi}]" if hi is not None else (f" >= {lo}" if lo is not None else " (|x| <= 3e38)")
         raise rc.error(path, f"expected a number{rng}, got {describe(value)}")
     return float(value)
 
 
 def _op(rc: RuleContext, op: Any, path: tuple):
-    if op not in OPS:
+    if not isinstance(op, str) or op not in OPS:
         raise rc.error(path, f"expected a comparison, one of {', '.join(OPS)}, got {describe(op)}")
     return OPS[op]
 

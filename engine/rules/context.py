@@ -187,7 +187,11 @@ class RuleContext:
         else:
             raise self.error(path, f"expected a number, true/false or a reference (self.X, team.X, world.X), "
                                    f"got {describe(raw)}")
+        from engine.world.values import check_value
+
         dtype = {"bool": torch.bool, "int": torch.int64}.get(kind, self.app.layout.float_dtype)
+        check_value(self.ctx, path, raw, want.shape if isinstance(raw, list) and want is not None else (),
+                    {"bool": "bool", "int": "int64"}.get(kind, str(self.app.layout.float_dtype).split(".")[-1]))
         const = torch.tensor(raw, dtype=dtype, device=self.app.device)
         return (lambda state: const), kind
 

@@ -145,8 +145,9 @@ def _assign_entity(rc: RuleContext, target, value, add: bool):
 def _reward(rc: RuleContext, p: Any, path: tuple):
     q = _params(rc, p, path, {"to": "self", "value": None}, "value", "reward")
     who, value = q["to"], q["value"]
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise rc.error(path + ("value",), f"reward: expected a number, got {describe(value)}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not abs(value) <= 3.0e38:
+        raise rc.error(path + ("value",), f"reward: expected a number (|x| <= 3e38), got {describe(value)}")
+    value = float(value)
     who = _side(rc, who, path + ("to",), "reward to", ("self", "other", "team", "other_team", "all"))
     n = rc.app.layout.n
     agents = torch.zeros(n, dtype=torch.bool)

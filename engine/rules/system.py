@@ -151,6 +151,11 @@ def _build_rule(app, i: int, rule, fresh: list[str], extra_refs: dict):
     S, objs, alive_mode, counter = rc.S, rc.O, rule.alive, EVENT_PREFIX + rule.name
     distinct = (S.unsqueeze(1) != objs.unsqueeze(0)) if objs is not None else None
     _note_unbounded(app, rule, path)
+    if len(S) == 0 or (objs is not None and len(objs) == 0):  # a type with no slots: it can never match
+        def never(state: dict) -> None:
+            return None
+        never.__name__ = f"rule_{rule.name}"
+        return never
 
     def run_rule(state: dict) -> None:
         alive = state["alive"]

@@ -6,6 +6,8 @@ from the Sim's generator and in the same order, so runs and recordings are repro
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -25,8 +27,30 @@ def draw_spawn(plans: list, B: int, generator: torch.Generator) -> dict[str, tor
         if bool((sp.kind == 3).any()):
             z = torch.randn(shape, generator=generator, device=sp.a.device, dtype=sp.a.dtype)
             val = torch.where(_kind_mask(sp.kind, 3, val), sp.a + sp.b * z, val)
+        for slots, centre, radius, step, arena in sp.rings:
+            val = _ring(val, slots, centre, radius, step, arena, generator)
         out[sp.component] = val.contiguous()
     return out
+
+
+def _ring(val: torch.Tensor, slots: torch.Tensor, centre: int, radius: float, step: float, arena: tuple,
+          generator: torch.Generator) -> torch.Tensor:
+    """Positions at ``radius`` from entity ``centre`` in a uniform random direction; with ``step`` > 0 the
+    direction turns by ``step`` until the point is strictly inside the arena (MPE simple_line), all
+    candidates at once: the first inside wins (the first candidate when none is)."""
+    B, K = val.shape[0], len(slots)
+    theta = torch.rand((B, K), generator=generator, device=val.device, dtype=val.dtype) * (2 * math.pi)
+    turns = int(math.ceil(2 * math.pi / step)) if step > 0 else 1
+    cand = theta.unsqueeze(-1) + step * torch.arange(turns, device=val.device, dtype=val.dtype)  # [B, K, T]
+    c = val[:, centre].view(B, 1, 1, 2)
+    loc = c + radius * torch.stack((torch.cos(cand), torch.sin(cand)), -1)  # [B, K, T, 2]
+    x, y = loc[..., 0], loc[..., 1]
+    inside = (x > arena[0]) & (x < arena[1]) & (y > arena[2]) & (y < arena[3])
+    first = inside.to(torch.int8).argmax(-1)  # 0 when none is inside
+    chosen = loc.gather(2, first.view(B, K, 1, 1).expand(B, K, 1, 2)).squeeze(2)
+    val = val.clone()
+    val[:, slots] = chosen
+    return val
 
 
 #: Per-entity fresh spawn values, drawn before each tick for whoever brings entities back mid-episode.

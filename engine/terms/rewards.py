@@ -227,6 +227,8 @@ def partner_distance(env: BuildEnv, group: GroupPlan, p: PartnerDistanceReward, 
         if own:
             return d * scale
         live = state["alive"][:, who]
+        if d.shape[-1] == 0:  # the types have no slots: nothing to measure
+            return pos.new_zeros(pos.shape[0], A)
         if reduce == "min":
             d = torch.where(live, d, torch.full_like(d, float("inf"))).min(-1).values
             d = torch.where(torch.isinf(d), torch.zeros_like(d), d)

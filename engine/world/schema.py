@@ -76,6 +76,21 @@ class ComponentDecl:
 
 
 @dataclass(kw_only=True)
+class RingSpawn:
+    """A position at a fixed distance from another entity, in a random direction (MPE simple_line's far
+    landmark)."""
+
+    around: str = fld(doc="Entity type whose first entity is the centre (it must be spawned earlier on the "
+                          "entity axis or have a fixed position).")
+    radius: float = fld(gt=0, doc="Distance from the centre.")
+    outside: Literal["rotate", "keep"] = fld(
+        "rotate", doc="A point outside the arena: rotate (turn the direction by `step_degrees` until the point is "
+                      "strictly inside — MPE simple_line's loop, which favours some directions; kept for "
+                      "parity) or keep it where it fell.")
+    step_degrees: float = fld(5.0, gt=0, le=180, doc="Rotation step of `outside: rotate`.")
+
+
+@dataclass(kw_only=True)
 class SpawnRule:
     """How a component is set when an entity (re)spawns: a constant, or a random draw per world."""
 
@@ -84,6 +99,8 @@ class SpawnRule:
                                     doc="[low, high]: uniform draw; each a number or a list of the shape.")
     normal: list[Any] | None = fld(None, min_items=2, max_items=2, doc="[mean, std]: normal draw.")
     each: list[Any] | None = fld(None, doc="One fixed value per slot of the type, in order (e.g. positions).")
+    ring: RingSpawn | None = fld(None, doc="pos only: at `radius` from the first entity of `around`, in a random "
+                                           "direction.")
 
     @classmethod
     def __coerce__(cls, value: Any) -> Any:
@@ -92,9 +109,10 @@ class SpawnRule:
         return value
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
-        given = [k for k in ("constant", "uniform", "normal", "each") if getattr(self, k) is not None]
+        given = [k for k in ("constant", "uniform", "normal", "each", "ring") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ctx.error(path, f"expected exactly one of constant, uniform, normal, each; got {given or 'none'}")
+            raise ctx.error(path, f"expected exactly one of constant, uniform, normal, each, ring; got "
+                                  f"{given or 'none'}")
 
     @classmethod
     def __schema_alternatives__(cls) -> list[dict]:

@@ -15,6 +15,7 @@ mpe2 = pytest.importorskip("mpe2")
 from mpe2 import (  # noqa: E402
     simple_adversary_v3,
     simple_formation_v1,
+    simple_line_v1,
     simple_push_v3,
     simple_reference_v3,
     simple_speaker_listener_v4,
@@ -23,7 +24,7 @@ from mpe2 import (  # noqa: E402
 )
 
 SCENARIOS = {"simple": simple_v3, "simple_adversary": simple_adversary_v3, "simple_formation": simple_formation_v1,
-             "simple_push": simple_push_v3, "simple_reference": simple_reference_v3,
+             "simple_line": simple_line_v1, "simple_push": simple_push_v3, "simple_reference": simple_reference_v3,
              "simple_speaker_listener": simple_speaker_listener_v4, "simple_spread": simple_spread_v3}
 #: --set overrides for mpe2's continuous_actions=True (a speaker keeps its message-only layout)
 CONTINUOUS = {"simple_reference": {"agents.agent.action": {"type": "continuous", "say": 10}},
@@ -130,3 +131,24 @@ def test_float32_stays_close(scenario: str) -> None:
     sim = engine.make(f"mpe/{scenario}", num_worlds=1)
     for seed in SEEDS:
         _episode(sim, ref, seed, continuous=False, tol={"rtol": 1e-4, "atol": 1e-3})
+
+
+def test_simple_line_places_the_far_landmark_as_mpe2_does() -> None:
+    """The far landmark's spawn (1.25 away, turned by 5° until inside): same distance, and the same
+    distribution of directions as mpe2's resets (two-sample KS test over 2000 layouts each)."""
+    from scipy.stats import ks_2samp
+
+    ref = simple_line_v1.parallel_env()
+    ours, theirs = [], []
+    for seed in range(2000):
+        ref.reset(seed=seed)
+        a, b = (lm.state.p_pos for lm in mpe_world(ref).landmarks)
+        theirs.append(np.arctan2(*(b - a)[::-1]))
+    sim = engine.make("mpe/simple_line", num_worlds=2000, seed=0)
+    sim.reset(seed=0)
+    lm = sim.state["pos"][:, 4:6].double()
+    offset = lm[:, 1] - lm[:, 0]
+    assert torch.allclose(offset.norm(dim=-1), torch.full((2000,), 1.25, dtype=torch.float64), atol=1e-6)
+    assert bool((lm[:, 1].abs() < 1).all())
+    ours = torch.atan2(offset[:, 1], offset[:, 0]).numpy()
+    assert ks_2samp(ours, np.array(theirs)).pvalue > 0.01

@@ -50,7 +50,7 @@ def test_words_out_of_range_are_action_errors() -> None:
 
 @pytest.mark.parametrize("overrides, message", [
     ({"agents.agent.action": {"type": "discrete", "say": 3}}, r"need a float component comm of shape \[3\]"),
-    ({"agents.agent.action": {"type": "discrete", "moves": False}}, r"expected moves: true or say > 0"),
+    ({"agents.agent.action": {"type": "discrete", "moves": False}}, r"expected moves: true, say > 0 or named actions"),
 ])
 def test_mistakes_are_located(overrides: dict, message: str) -> None:
     with pytest.raises(WorldError, match=message):

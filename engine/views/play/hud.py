@@ -44,6 +44,13 @@ def hud_lines(player: Player) -> list[str]:
         lines.append("drift " + "  ".join(f"{k} {v:.4f}" for k, v in drift.items()))
     if player.renderer_plugin is not None:
         lines.append(f"learned renderer {player.renderer_plugin}: PSNR {describe_psnr(player.panel.psnr)} (right)")
+    events = [(k[7:], int(v[0])) for k, v in sim.state.items() if k.startswith("events.")]
+    if events:  # the rules' firings this episode, world 0 (docs/world-format.md#rules)
+        lines.append("events " + "  ".join(f"{k} {n}" for k, n in events if n) if any(n for _, n in events)
+                     else "events: none yet this episode")
+    named = {k: v for k, v in player.controls.keys.items() if k not in ("up", "down", "left", "right")}
+    if named:
+        lines.append("actions " + "  ".join(f"{k}: {'/'.join(v)}" for k, v in named.items()))
     if player.video.recording:
         lines.append(f"REC {player.video.frames} frames -> {player.video.path}")
     if player.message and monotonic() < player.message_until:

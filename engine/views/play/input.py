@@ -37,10 +37,13 @@ class Controls:
     ('up', None, 'right')
     """
 
-    def __init__(self, bindings: Mapping[str, str] | None = None, valid_keys: set[str] | None = None) -> None:
+    def __init__(self, bindings: Mapping[str, str] | None = None, valid_keys: set[str] | None = None,
+                 actions: Mapping[str, str] | None = None) -> None:
         keys = {d: list(v) for d, v in DEFAULT_CONTROLS.items()}
         for direction, value in (bindings or {}).items():
             keys[direction] = _parse_binding(direction, value, valid_keys)
+        for name, value in (actions or {}).items():  # named actions (zap: SPACE) from the world file
+            keys[name] = _parse_binding(name, value, valid_keys, f"agents.<group>.action.actions.{name}.key")
         self._direction = {k: d for d, names in keys.items() for k in names}
         self.keys = keys
 
@@ -51,19 +54,31 @@ class Controls:
         return " ".join(f"{d}:{'/'.join(k)}" for d, k in self.keys.items())
 
 
-def _parse_binding(direction: str, value: Any, valid_keys: set[str] | None) -> list[str]:
-    """``render.controls.<direction>`` → key names; a ``UserError`` naming the bad direction or key."""
-    if direction not in DEFAULT_CONTROLS:
+def _parse_binding(direction: str, value: Any, valid_keys: set[str] | None, where: str | None = None
+                   ) -> list[str]:
+    """``render.controls.<direction>`` (or a named action's ``key``) → key names; a ``UserError`` naming the
+    bad direction or key."""
+    where = where or f"render.controls.{direction}"
+    if where.startswith("render.") and direction not in DEFAULT_CONTROLS:
         raise UserError(f"render.controls: unknown direction {direction!r}; expected up, down, left, right")
     names = [k.strip().upper() for k in str(value).replace("/", ",").split(",") if k.strip()]
     if not names:
-        raise UserError(f"render.controls.{direction}: expected a key name such as W or UP, got {value!r}")
+        raise UserError(f"{where}: expected a key name such as W or UP, got {value!r}")
     for name in names:
         if valid_keys is not None and name not in valid_keys:
             examples = "A..Z, 0..9, UP, DOWN, LEFT, RIGHT, SPACE, KP_8, F1.."
-            raise UserError(f"render.controls.{direction}: unknown key {value!r}; expected a glfw key "
-                            f"name ({examples})")
+            raise UserError(f"{where}: unknown key {value!r}; expected a glfw key name ({examples})")
     return names
+
+
+def action_keys(groups) -> dict[str, str]:
+    """Named action → its key, from every agent group's ``action.actions.<name>.key``."""
+    out: dict[str, str] = {}
+    for g in groups.values():
+        for name, na in g.spec.action.actions.items():
+            if na.key is not None:
+                out.setdefault(name, na.key)
+    return out
 
 
 def valid_key_names() -> set[str] | None:
@@ -99,7 +114,8 @@ def apply_key(controls: Controls, held: list[str], key: str, action: str) -> str
 
 
 def keyboard_action(space: ActionSpace, held: list[str], like: torch.Tensor) -> torch.Tensor:
-    """One agent's action for the held direction keys, in its group's action space.
+    """One agent's action for the held keys, in its group's action space: the most recent held named
+    action of the space (``zap``) if any, else the held directions.
 
     ``like`` is the group's action tensor: a floating one gives the dtype of a continuous action.
 
@@ -107,10 +123,18 @@ def keyboard_action(space: ActionSpace, held: list[str], like: torch.Tensor) -> 
     >>> from engine.core.actions import movement
     >>> keyboard_action(movement("discrete"), ["up", "right"], torch.zeros(1, 3, dtype=torch.int64)).item()
     2
+    >>> keyboard_action(movement("discrete", named=("zap",)), ["up", "zap"], torch.zeros(1, dtype=torch.int64)).item()
+    5
     """
+    import torch
+
+    named = [h for h in held if h in space.named]
+    if named:
+        return torch.tensor(space.index(named[-1]), dtype=torch.int64)
+    directions = [h for h in held if h in DIRECTIONS]
     if like.is_floating_point():
-        return space.from_directions(list(held), like.dtype)
-    return space.from_directions(list(held))
+        return space.from_directions(directions, like.dtype)
+    return space.from_directions(directions)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from engine.render.window import InputEvent, monotonic
 from .camera import PlayCamera
 from .capture import StateLog, VideoCapture, save_screenshot, screenshot_path
 from .hud import draw_hud, hud_lines
-from .input import Controls, ScriptedEvent, apply_key, keyboard_action, valid_key_names
+from .input import Controls, ScriptedEvent, action_keys, apply_key, keyboard_action, valid_key_names
 from .panels import LearnedPanel
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,7 +105,7 @@ class Player:
         from engine.views.sim_view import SimView
 
         spec = sim.plan.spec
-        controls = Controls(spec.render.controls, valid_key_names())
+        controls = Controls(spec.render.controls, valid_key_names(), action_keys(sim.groups))
         view = SimView(sim, ctx=self.ctx)
         _ = view.renderer  # compile the shaders now: a broken shader fails the (re)load, not a frame
         renderers = [n for n, h in sim.plugins.items() if h.kind == "renderer"]
@@ -209,7 +209,10 @@ class Player:
         ctl = self.controlled
         if ctl is not None:
             g, i = ctl
-            actions[g][0, i] = keyboard_action(sim.groups[g].action_space, self.held, actions[g])
+            a = keyboard_action(sim.groups[g].action_space, self.held, actions[g])
+            if sim.groups[g].mask_fns and not bool(sim.action_masks()[g][0, i, int(a)]):
+                a = a * 0  # the world masks it now (a cooldown): do nothing instead
+            actions[g][0, i] = a
         _, rewards, _, _, info = sim.step(actions)
         self._steps += 1
         for g, r in rewards.items():
