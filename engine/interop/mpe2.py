@@ -78,17 +78,45 @@ def load_state(sim: Any, env: Any, attrs: dict[str, str] | None = None) -> None:
     sim._needs_reset = False  # this is the episode's start: the next step must not reset it away
 
 
+def _attr(entity: Any, name: str) -> Any:
+    """An mpe2 attribute, or None when unset (mpe2's typed properties raise on unset values)."""
+    try:
+        return getattr(entity, name, None)
+    except (AssertionError, AttributeError, RuntimeError):
+        return None
+
+
+def _partner_index(value: Any, entities: list, index: dict, candidates: list[int]) -> int:
+    """The entity an mpe2 attribute names: the entity itself, or (crypto's key) the candidate of that colour."""
+    if id(value) in index:
+        return index[id(value)]
+    if isinstance(value, np.ndarray):
+        same = [i for i in candidates if np.shape(entities[i].color) == value.shape
+                and np.array_equal(entities[i].color, value)]
+        if len(same) == 1:
+            return same[0]
+    return -1
+
+
 def _pairings(sim: Any, entities: list, attrs: dict[str, str]):
-    """(name, partner entity indices) for every pairing of the Sim's world."""
+    """(name, partner entity indices) for every pairing of the Sim's world; a ``shared`` pairing takes its
+    one partner from whichever member holds the attribute (crypto: only alice holds the key)."""
     index = {id(e): i for i, e in enumerate(entities)}
     for name, spec in sim.plan.spec.pairings.items():
         members = [entities[i] for i in sim.layout.indices(spec.of).tolist()]
+        candidates = sim.layout.indices([spec.to]).tolist()
         options = [attrs[name]] if name in attrs else [name, f"{name}_a"]
-        attr = next((a for a in options if all(getattr(e, a, None) is not None for e in members)), None)
+        holders = (lambda a: any(_attr(e, a) is not None for e in members)) if spec.choose == "shared" else \
+            (lambda a: all(_attr(e, a) is not None for e in members))
+        attr = next((a for a in options if holders(a)), None)
         if attr is None:
             raise UserError(f"load_state: the mpe2 entities of {spec.of} have no attribute {' or '.join(options)} "
                             f"for pairing {name!r}; pass attrs={{{name!r}: 'their attribute'}}")
-        partners = [index.get(id(getattr(e, attr)), -1) for e in members]
+        if spec.choose == "shared":
+            one = next(_attr(e, attr) for e in members if _attr(e, attr) is not None)
+            partners = [_partner_index(one, entities, index, candidates)] * len(members)
+        else:
+            partners = [_partner_index(_attr(e, attr), entities, index, candidates) for e in members]
         if -1 in partners:
             raise UserError(f"load_state: a partner named by {attr!r} is not one of the mpe2 world's entities")
         yield name, partners

@@ -76,6 +76,21 @@ class PartnerDistanceReward:
 
 
 @dataclass(kw_only=True)
+class ComponentDistanceReward:
+    """``scale`` × Σ over the entities of ``of`` of the squared distance between their component ``name``
+    and their partner's component ``partner_name``, the same for every agent (MPE crypto: a listener's
+    channel against the goal's code)."""
+
+    of: list[str] = fld(min_items=1, doc="Entity types whose component is compared with their partner's.")
+    name: str = fld(doc="Their component (e.g. comm).")
+    pairing: str = fld(doc="The pairing that gives each its partner (e.g. the goal).")
+    partner_name: str | None = fld(None, doc="The partner's component (default: the same name).")
+    skip_zero: bool = fld(False, doc="Entities whose component is all zeros count 0 (MPE: a channel that has "
+                                     "said nothing yet, at reset).")
+    scale: float = fld(-1.0, doc="Reward per unit of squared distance.")
+
+
+@dataclass(kw_only=True)
 class CollectReward:
     """``value`` for each entity of the listed types this agent removed by contact this tick."""
 
@@ -278,12 +293,44 @@ def custom(env: BuildEnv, group: GroupPlan, p: CustomReward, path: tuple):
 
 
 #: name → (params class, factory)
+def component_distance(env: BuildEnv, group: GroupPlan, p: ComponentDistanceReward, path: tuple):
+    """Squared distance between a component of entities and a component of their partners, summed."""
+    from engine.pairings import partner_columns
+    from engine.terms.observations import _check_component
+
+    types = env.check_types(p.of, path + ("of",))
+    other = p.partner_name or p.name
+    _check_component(env, p.name, path + ("name",))
+    _check_component(env, other, path + ("partner_name" if p.partner_name else "name",))
+    comps = env.layout.components
+    if comps[p.name].shape != comps[other].shape:
+        raise env.ctx.error(path + ("partner_name",), f"{p.name!r} has shape {list(comps[p.name].shape)} and "
+                                                      f"{other!r} {list(comps[other].shape)}; expected the same")
+    cols = partner_columns(env, p.pairing, types, path + ("pairing",))
+    key, columns, name, skip, scale, A = cols.key, cols.columns, p.name, p.skip_zero, p.scale, group.size
+    who = env.layout.indices(types).to(env.device)
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        fdt = state["pos"].dtype
+        x = state[name][:, who].to(fdt).flatten(2)  # [B, K, w]
+        table = state[other].to(fdt).flatten(2)
+        partner = state[key][:, columns]
+        y = torch.gather(table, 1, partner.unsqueeze(-1).expand(-1, -1, table.shape[-1]))
+        d = (x - y).square().sum(-1)
+        if skip:
+            d = torch.where((x != 0).any(-1), d, torch.zeros_like(d))
+        return (d.sum(-1) * scale).unsqueeze(1).expand(-1, A)
+
+    return term
+
+
 REWARD_TERMS: dict[str, tuple[type, Callable]] = {
     "contact": (ContactReward, contact),
     "bounds_penalty": (BoundsPenalty, bounds_penalty),
     "distance": (DistanceReward, distance),
     "coverage": (CoverageReward, coverage),
     "partner_distance": (PartnerDistanceReward, partner_distance),
+    "component_distance": (ComponentDistanceReward, component_distance),
     "formation": (FormationReward, formation),
     "collect": (CollectReward, collect),
     "death": (DeathReward, death),

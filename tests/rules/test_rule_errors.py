@@ -123,7 +123,7 @@ def test_each_mistake_is_a_located_error(tmp_path: Path, case: str) -> None:
         _load(tmp_path, rules)
     text = str(err.value)
     assert message in text, text
-    assert f"w.yaml:" in text and where in text, text
+    assert "w.yaml:" in text and where in text, text
 
 
 def test_a_pairing_between_types_of_different_counts_is_located(tmp_path: Path) -> None:
