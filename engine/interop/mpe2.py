@@ -106,9 +106,8 @@ def _pairings(sim: Any, entities: list, attrs: dict[str, str]):
         members = [entities[i] for i in sim.layout.indices(spec.of).tolist()]
         candidates = sim.layout.indices([spec.to]).tolist()
         options = [attrs[name]] if name in attrs else [name, f"{name}_a"]
-        holders = (lambda a: any(_attr(e, a) is not None for e in members)) if spec.choose == "shared" else \
-            (lambda a: all(_attr(e, a) is not None for e in members))
-        attr = next((a for a in options if holders(a)), None)
+        need = any if spec.choose == "shared" else all
+        attr = next((a for a in options if need(_attr(e, a) is not None for e in members)), None)
         if attr is None:
             raise UserError(f"load_state: the mpe2 entities of {spec.of} have no attribute {' or '.join(options)} "
                             f"for pairing {name!r}; pass attrs={{{name!r}: 'their attribute'}}")

@@ -24,7 +24,8 @@ from mpe2 import (  # noqa: E402
     simple_v3,
 )
 
-SCENARIOS = {"simple": simple_v3, "simple_adversary": simple_adversary_v3, "simple_crypto": simple_crypto_v3, "simple_formation": simple_formation_v1,
+SCENARIOS = {"simple": simple_v3, "simple_adversary": simple_adversary_v3, "simple_crypto": simple_crypto_v3,
+             "simple_formation": simple_formation_v1,
              "simple_line": simple_line_v1, "simple_push": simple_push_v3, "simple_reference": simple_reference_v3,
              "simple_speaker_listener": simple_speaker_listener_v4, "simple_spread": simple_spread_v3}
 #: --set overrides for mpe2's continuous_actions=True (a speaker keeps its message-only layout)
