@@ -31,6 +31,10 @@ class OfTypes:
 
     of: list[str] = fld(min_items=1, doc="Entity types, in order; their slots are concatenated.")
     exclude_self: bool = fld(True, doc="Leave the observing agent itself out (when its type is listed).")
+    within: float | None = fld(None, gt=0, doc="Perception radius: entities farther away read as zeros.")
+    hidden_in: list[str] | None = fld(None, doc="Zone types (forests): an entity inside a zone is seen only from "
+                                                "inside the same zone, and one inside a zone sees only its zone's "
+                                                "entities (MPE world_comm); outside all zones, all is seen.")
 
 
 @dataclass(kw_only=True)
@@ -61,6 +65,15 @@ class VariableOf:
     name: str = fld(doc="Name of a variable declared under variables:.")
     teams: Literal["own", "all"] = fld("own", doc="Team variables: own: the agent's team's value; all: its own "
                                                   "team's first, then the other teams' in agents: order.")
+
+
+@dataclass(kw_only=True)
+class InZone:
+    """Whether the agent is inside each zone (see ``in_zone``)."""
+
+    of: list[str] = fld(min_items=1, doc="Zone entity types (forests, bases), one value per zone entity.")
+    inside: float = fld(1.0, doc="Value when the agent overlaps the zone.")
+    outside: float = fld(-1.0, doc="Value otherwise (MPE world_comm: -1).")
 
 
 @dataclass(kw_only=True)
@@ -119,6 +132,7 @@ def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field
     k = (idx.shape[1] if idx is not None else hi - lo)
     mortal = any(t in env.mortal_types for t in p.of)
     a0, a1 = group.slice.start, group.slice.stop
+    sees = _perception(env, p, path, idx, lo, hi, a0, a1)
 
     def term(state: dict) -> torch.Tensor:
         x = _gather(state[field_name], idx, lo, hi)  # [B, A|1, K, *shape]
@@ -129,9 +143,44 @@ def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field
             x = x.expand(-1, a1 - a0, -1, -1)
         if mortal:
             x = x * _gather(state["alive"], idx, lo, hi).unsqueeze(-1).to(x.dtype)
+        if sees is not None:
+            x = x * sees(state).unsqueeze(-1).to(x.dtype)
         return x.reshape(x.shape[0], a1 - a0, -1)
 
     return per * k, term
+
+
+def _perception(env: BuildEnv, p: OfTypes, path: tuple, idx, lo: int, hi: int, a0: int, a1: int):
+    """``fn(state) → [B, A, K]`` bool: what each agent perceives (``within``, ``hidden_in``), or None."""
+    if p.within is None and not p.hidden_in:
+        return None
+    zones = None
+    if p.hidden_in:
+        env.check_types(p.hidden_in, path + ("hidden_in",), "zone type")
+        zones = env.layout.indices(p.hidden_in).to(env.device)
+    r2 = None if p.within is None else float(p.within) ** 2
+
+    def inside(pos: torch.Tensor, rad: torch.Tensor, state: dict) -> torch.Tensor:
+        """``[..., Z]``: in which living zones each entity is (MPE: overlapping the forest)."""
+        zp, zr = state["pos"][:, zones], state["radius"][:, zones]
+        shape = (pos.shape[0],) + (1,) * (pos.dim() - 2) + zp.shape[1:]
+        d = (pos.unsqueeze(-2) - zp.view(shape)).square().sum(-1).sqrt()
+        alive = state["alive"][:, zones].view(shape[:-1])
+        return (d < rad.unsqueeze(-1) + zr.view(shape[:-1])) & alive
+
+    def sees(state: dict) -> torch.Tensor:
+        me = state["pos"][:, a0:a1].unsqueeze(2)  # [B, A, 1, 2]
+        them = _gather(state["pos"], idx, lo, hi)  # [B, A|1, K, 2]
+        ok = None
+        if r2 is not None:
+            ok = (them - me).square().sum(-1) < r2
+        if zones is not None:
+            mine = inside(me, state["radius"][:, a0:a1].unsqueeze(2), state)  # [B, A, 1, Z]
+            theirs = inside(them, _gather(state["radius"], idx, lo, hi), state)  # [B, A|1, K, Z]
+            vis = (mine & theirs).any(-1) | (~mine.any(-1) & ~theirs.any(-1))
+            ok = vis if ok is None else ok & vis
+        return ok.expand(-1, a1 - a0, -1)
+    return sees
 
 
 def relative_pos(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
@@ -253,6 +302,22 @@ def variable(env: BuildEnv, group: GroupPlan, p: VariableOf, path: tuple):
     return len(order), term
 
 
+def in_zone(env: BuildEnv, group: GroupPlan, p: InZone, path: tuple):
+    """Per zone entity: ``inside`` when the agent overlaps it (distance < r_agent + r_zone), else ``outside``
+    (MPE world_comm's in_forest flags)."""
+    env.check_types(p.of, path + ("of",))
+    zones = env.layout.indices(p.of).to(env.device)
+    a0, a1, yes, no = group.slice.start, group.slice.stop, p.inside, p.outside
+
+    def term(state: dict) -> torch.Tensor:
+        pos, rad = state["pos"], state["radius"]
+        d = (pos[:, a0:a1].unsqueeze(2) - pos[:, zones].unsqueeze(1)).square().sum(-1).sqrt()  # [B, A, Z]
+        hit = (d < rad[:, a0:a1].unsqueeze(2) + rad[:, zones].unsqueeze(1)) & state["alive"][:, zones].unsqueeze(1)
+        return torch.where(hit, yes, no).to(pos.dtype)
+
+    return len(zones), term
+
+
 def custom(env: BuildEnv, group: GroupPlan, p: CustomTerm, path: tuple):
     """A user-written term ``fn(state, group) -> [B, A, size]``, by dotted path (under the trust policy).
 
@@ -274,5 +339,6 @@ OBSERVATION_TERMS: dict[str, tuple[type, Callable]] = {
     "partner_pos": (PartnerOf, partner_pos),
     "partner_component": (PartnerComponent, partner_component),
     "variable": (VariableOf, variable),
+    "in_zone": (InZone, in_zone),
     "custom": (CustomTerm, custom),
 }

@@ -24,6 +24,9 @@ class ContactReward:
     with_: list[str] = fld(min_items=1, alias="with", doc="Entity types whose contact counts.")
     value: float = fld(1.0, doc="Reward per contact.")
     shared: bool = fld(False, doc="Sum over the group's agents and give every agent the total (team reward).")
+    of: list[str] | None = fld(None, doc="Count the contacts of these entities instead and give every agent the "
+                                         "total (a team spread over groups: MPE world_comm's leader and "
+                                         "adversaries).")
 
 
 @dataclass(kw_only=True)
@@ -35,6 +38,7 @@ class BoundsPenalty:
     outer: float = fld(1.0, ge=0, doc="|x| where the linear part ends.")
     slope: float = fld(10.0, doc="Penalty per unit between inner and outer.")
     cap: float = fld(10.0, doc="Largest penalty per axis.")
+    scale: float = fld(1.0, doc="Multiplies the penalty (MPE world_comm: 2).")
 
 
 @dataclass(kw_only=True)
@@ -128,6 +132,8 @@ def contact(env: BuildEnv, group: GroupPlan, p: ContactReward, path: tuple):
     env.check_types(p.with_, path + ("with",))
     _reserve(env, group, p.with_, path, 4, "contact")
     idx = env.layout.indices(p.with_).to(env.device)
+    if p.of is not None:
+        return _team_contact(env, group, p, path, idx)
     own = torch.arange(group.slice.start, group.slice.stop, device=env.device)
     not_self = (idx.unsqueeze(0) != own.unsqueeze(1))  # [A, K]
     a0, a1 = group.slice.start, group.slice.stop
@@ -144,6 +150,23 @@ def contact(env: BuildEnv, group: GroupPlan, p: ContactReward, path: tuple):
     return term
 
 
+def _team_contact(env: BuildEnv, group: GroupPlan, p: ContactReward, path: tuple, idx: torch.Tensor):
+    """``contact`` with ``of``: the contacts of the listed entities, the same total for every agent."""
+    env.check_types(p.of, path + ("of",))
+    rows = env.layout.indices(p.of).to(env.device)
+    distinct = rows.unsqueeze(1) != idx.unsqueeze(0)
+    value, A = p.value, group.size
+
+    def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
+        pos, rad, alive = state["pos"], state["radius"], state["alive"]
+        d = (pos[:, rows].unsqueeze(2) - pos[:, idx].unsqueeze(1)).square().sum(-1).sqrt()  # [B, R, K]
+        touching = (d < rad[:, rows].unsqueeze(2) + rad[:, idx].unsqueeze(1)) & distinct
+        touching = touching & alive[:, idx].unsqueeze(1) & alive[:, rows].unsqueeze(2)
+        return (touching.flatten(1).sum(-1).to(pos.dtype) * value).unsqueeze(1).expand(-1, A)
+
+    return term
+
+
 def bounds_penalty(env: BuildEnv, group: GroupPlan, p: BoundsPenalty, path: tuple):
     a0, a1 = group.slice.start, group.slice.stop
 
@@ -152,7 +175,7 @@ def bounds_penalty(env: BuildEnv, group: GroupPlan, p: BoundsPenalty, path: tupl
         pen = torch.where(x < p.inner, torch.zeros_like(x),
                           torch.where(x < p.outer, (x - p.inner) * p.slope,
                                       torch.exp(2 * x - 2).clamp_max(p.cap)))
-        return -pen.sum(-1)
+        return -p.scale * pen.sum(-1)
 
     return term
 

@@ -21,15 +21,20 @@ from mpe2 import (  # noqa: E402
     simple_reference_v3,
     simple_speaker_listener_v4,
     simple_spread_v3,
+    simple_tag_v3,
     simple_v3,
+    simple_world_comm_v3,
 )
 
 SCENARIOS = {"simple": simple_v3, "simple_adversary": simple_adversary_v3, "simple_crypto": simple_crypto_v3,
              "simple_formation": simple_formation_v1,
              "simple_line": simple_line_v1, "simple_push": simple_push_v3, "simple_reference": simple_reference_v3,
-             "simple_speaker_listener": simple_speaker_listener_v4, "simple_spread": simple_spread_v3}
+             "simple_speaker_listener": simple_speaker_listener_v4, "simple_spread": simple_spread_v3,
+             "simple_tag": simple_tag_v3, "simple_world_comm": simple_world_comm_v3}
 #: --set overrides for mpe2's continuous_actions=True (a speaker keeps its message-only layout)
-CONTINUOUS = {"simple_crypto": {f"agents.{g}.action": {"type": "continuous", "moves": False, "say": 4}
+CONTINUOUS = {"simple_world_comm": {"agents.*.action": "continuous",
+                                   "agents.leader.action": {"type": "continuous", "say": 4}},
+              "simple_crypto": {f"agents.{g}.action": {"type": "continuous", "moves": False, "say": 4}
                                for g in ("eve", "bob", "alice")},
               "simple_reference": {"agents.agent.action": {"type": "continuous", "say": 10}},
               "simple_speaker_listener": {"agents.speaker.action": {"type": "continuous", "moves": False, "say": 3},
