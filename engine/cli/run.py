@@ -42,8 +42,8 @@ class _Totals:
             self.metric_sums[k] = self.metric_sums.get(k, 0.0) + float(v)
         if info.get("metrics"):
             self.metric_n += 1
-        for k, v in info.get("events", {}).items():
-            self.events[k] = self.events.get(k, 0) + int(v.sum())
+        for k, v in info.get("events", {}).items():  # the counts of the episodes that ended this tick
+            self.events[k] = self.events.get(k, 0) + int(v[info["done"]].sum())
 
 
 def _header(sim, args) -> None:
@@ -118,5 +118,9 @@ def _print_summary(summary: dict, args, wall: float) -> None:
     for k, v in summary["metrics"].items():
         print(f"  {k} (mean per tick): {v:.6g}")
     for k, v in summary["events"].items():
-        if v:
-            print(f"  event {k}: {v:,} world-ticks (see SECURITY.md / world.on_nonfinite)")
+        if k == "nonfinite":
+            if v:
+                print(f"  event {k}: {v:,} episodes ended by NaN/inf (see SECURITY.md / world.on_nonfinite)")
+        elif summary["episodes"]:
+            print(f"  event {k}: {v:,} in {summary['episodes']:,} finished episodes "
+                  f"({v / summary['episodes']:.2f} per episode)")

@@ -36,12 +36,22 @@ CONDITIONS = ("touching", "near", "partner", "action", "compare", "inside", "car
               "not")
 
 
+def squared_distances(state: dict, cache: dict, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``[B, R, C]`` squared distances between two sets of entities, computed once per tick for as long as
+    positions do not change (the cache is shared by every rule of the tick and keyed by the position
+    tensor, which an effect that moves entities replaces)."""
+    pos = state["pos"]
+    key = (id(pos), id(rows), id(cols))
+    hit = cache.get(key)
+    if hit is None or hit[0] is not pos:
+        hit = (pos, (pos[:, rows].unsqueeze(2) - pos[:, cols].unsqueeze(1)).square().sum(-1))
+        cache[key] = hit
+    return hit[1]
+
+
 def pair_distance(state: dict, rc: RuleContext, cache: dict) -> torch.Tensor:
-    """``[B, S, O]`` distances between subjects and objects, computed once per rule evaluation."""
-    if "d" not in cache:
-        pos = state["pos"]
-        cache["d"] = (pos[:, rc.S].unsqueeze(2) - pos[:, rc.O].unsqueeze(1)).square().sum(-1).sqrt()
-    return cache["d"]
+    """``[B, S, O]`` distances between subjects and objects."""
+    return squared_distances(state, cache, rc.S, rc.O).sqrt()
 
 
 def _number(rc: RuleContext, value: Any, path: tuple, lo: float | None = None, hi: float | None = None) -> float:
@@ -168,12 +178,12 @@ def _inside(rc, p, path):
         types = _types_param(rc, p["types"], path + ("types",))
     else:
         types = _types_param(rc, p, path)
-    zones = rc.app.layout.indices(types).to(rc.app.device)
+    zones = rc.indices(types)
     rows = rc.S if side == "self" else rc.O
 
     def inside(state, cache):
-        pos, alive = state["pos"], state["alive"]
-        d = (pos[:, rows].unsqueeze(2) - pos[:, zones].unsqueeze(1)).square().sum(-1).sqrt()
+        alive = state["alive"]
+        d = squared_distances(state, cache, rows, zones).sqrt()
         hit = ((d < state["radius"][:, zones].unsqueeze(1)) & alive[:, zones].unsqueeze(1)).any(-1)
         return hit.unsqueeze(2) if side == "self" else hit.unsqueeze(1)
     return inside
@@ -218,13 +228,13 @@ def _count(rc, p, path):
         raise rc.error(path + ("of",), f"expected self or other, got {describe(side)}")
     if side == "other":
         _need_pairs(rc, "count: {of: other}", path)
-    others = rc.app.layout.indices(types).to(rc.app.device)
+    others = rc.indices(types)
     rows = rc.S if side == "self" else rc.O
     not_me = (rows.unsqueeze(1) != others.unsqueeze(0))
 
     def count(state, cache):
-        pos, alive = state["pos"], state["alive"]
-        d = (pos[:, rows].unsqueeze(2) - pos[:, others].unsqueeze(1)).square().sum(-1)
+        alive = state["alive"]
+        d = squared_distances(state, cache, rows, others)
         n = ((d < r * r) & alive[:, others].unsqueeze(1) & not_me).sum(-1)
         hit = op(n, k)
         return hit.unsqueeze(2) if side == "self" else hit.unsqueeze(1)

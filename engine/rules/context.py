@@ -69,8 +69,8 @@ class RuleContext:
         self.ctx = app.ctx
         layout = app.layout
         self.subject_types, self.object_types = subjects, objects
-        self.S = layout.indices(subjects).to(app.device)
-        self.O = layout.indices(objects).to(app.device) if objects is not None else None
+        self.S = self.indices(subjects)
+        self.O = self.indices(objects) if objects is not None else None
         self.teams = list(app.groups)
         team_of = torch.full((layout.n,), -1, dtype=torch.int64)
         for tname, et in app.loaded.spec.entities.items():
@@ -78,6 +78,15 @@ class RuleContext:
             if team is not None:
                 team_of[layout.types[tname].sl] = self.teams.index(team)
         self.team_of = team_of.to(app.device)
+
+    def indices(self, types: list[str]) -> torch.Tensor:
+        """Entity indices of ``types``, one tensor per distinct list in the whole world, so distances
+        between the same sets are computed once per tick however many rules ask (by tensor identity)."""
+        interned = self.app.__dict__.setdefault("_rule_indices", {})
+        key = tuple(types)
+        if key not in interned:
+            interned[key] = self.app.layout.indices(list(types)).to(self.app.device)
+        return interned[key]
 
     @property
     def pairwise(self) -> bool:

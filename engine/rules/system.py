@@ -152,19 +152,18 @@ def _build_rule(app, i: int, rule, fresh: list[str], extra_refs: dict):
     distinct = (S.unsqueeze(1) != objs.unsqueeze(0)) if objs is not None else None
     _note_unbounded(app, rule, path)
     if len(S) == 0 or (objs is not None and len(objs) == 0):  # a type with no slots: it can never match
-        def never(state: dict) -> None:
+        def never(state: dict, cache: dict) -> None:
             return None
         never.__name__ = f"rule_{rule.name}"
         return never
 
-    def run_rule(state: dict) -> None:
+    def run_rule(state: dict, cache: dict) -> None:
         alive = state["alive"]
         subj = alive[:, S] if alive_mode == "alive" else (~alive[:, S] if alive_mode == "dead" else
                                                           torch.ones_like(alive[:, S]))
         m = subj.unsqueeze(2)
         if objs is not None:
             m = m & alive[:, objs].unsqueeze(1) & distinct
-        cache: dict = {}
         for cond in conds:
             m = m & cond(state, cache)
         m = resolve(state, m.expand(m.shape[0], len(S), len(objs) if objs is not None else 1))
@@ -260,8 +259,9 @@ def install_rules(app, listed_path: tuple | None = None) -> SystemDecl | None:
             apply_fresh(state, back, fresh)
             state["alive"] = alive | back
         state[REWARD] = torch.zeros_like(state[REWARD])
+        cache: dict = {}  # distances shared by the rules while positions do not change
         for rule in rules:
-            rule(state)
+            rule(state, cache)
         if carrying:
             _follow(state)
 

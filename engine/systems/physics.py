@@ -95,13 +95,22 @@ def integrate(pos: torch.Tensor, vel: torch.Tensor, force: torch.Tensor, mass: t
 
 def physics_step(state: dict, action_force: torch.Tensor, dt: float, damping: float,
                  contact_force: float, margin: float, contacts: bool = True, pairs: PairList | None = None,
-                 not_self: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forces (actions + contacts) and integration on a state dict; returns new ``(pos, vel)``."""
+                 not_self: torch.Tensor | None = None, colliders: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forces (actions + contacts) and integration on a state dict; returns new ``(pos, vel)``.
+
+    ``colliders`` (entity indices) restricts contacts to the entities that can collide: the others
+    neither push nor are pushed, so leaving them out changes nothing but the work."""
     alive = state["alive"]
     force = action_force
-    if contacts:
+    if contacts and colliders is None:
         force = force + contact_forces(state["pos"], state["radius"], state["collide"] & alive,
                                        contact_force, margin, pairs, not_self)
+    elif contacts and len(colliders):
+        c = colliders
+        sub = contact_forces(state["pos"][:, c], state["radius"][:, c], (state["collide"] & alive)[:, c],
+                             contact_force, margin, pairs, not_self)
+        force = force.index_add(1, c, sub)
     return integrate(state["pos"], state["vel"], force, state["mass"], state["max_speed"],
                      state["movable"] & alive, dt, damping)
 
@@ -200,7 +209,8 @@ def make_physics(env, p: PhysicsParams, path: tuple = ("systems",)):
     dt, damping, cf, margin = w.dt / p.substeps, w.damping, w.contact_force, w.contact_margin
     action_forces = make_action_forces(env)
     substeps, contacts = p.substeps, p.contacts
-    n = env.layout.n
+    colliders = _colliders(env) if contacts else None
+    n = env.layout.n if colliders is None else len(colliders)
     not_self = pairs = None
     if contacts:
         env.reserve(n * n * (PAIR_FLOATS * env.float_size + PAIR_BOOLS),
@@ -216,6 +226,18 @@ def make_physics(env, p: PhysicsParams, path: tuple = ("systems",)):
         pl = pairs if state["pos"].shape[0] >= small_batch else None
         for _ in range(substeps):
             state["pos"], state["vel"] = physics_step(state, force, dt, damping, cf, margin, contacts, pl,
-                                                      not_self)
+                                                      not_self, colliders)
 
     return physics
+
+
+def _colliders(env) -> torch.Tensor | None:
+    """Entity indices whose ``collide`` is true in the world file (decided at build time: a type declared
+    ``collide: false`` costs no contact work), or None when every entity collides."""
+    decl = env.state.decls.get("collide")
+    if decl is None or not isinstance(decl.default, torch.Tensor):
+        return None
+    flags = decl.default.to(torch.bool).cpu()
+    if bool(flags.all()):
+        return None
+    return flags.nonzero().flatten().to(env.device)

@@ -47,7 +47,8 @@ def test_within_zeroes_entities_beyond_the_radius(tmp_path: Path) -> None:
 
 def test_hidden_in_follows_mpe_forests(tmp_path: Path) -> None:
     out = _obs(tmp_path, (0.0, 0.0), (0.1, 0.0), forest=(0.6, 0.0))  # neither in the forest: both see
-    assert torch.allclose(out[0, 2:], torch.tensor([0.1, 0.0])) and torch.allclose(out[1, 2:], torch.tensor([-0.1, 0.0]))
+    assert torch.allclose(out[0, 2:], torch.tensor([0.1, 0.0]))
+    assert torch.allclose(out[1, 2:], torch.tensor([-0.1, 0.0]))
     out = _obs(tmp_path, (0.0, 0.0), (0.5, 0.0), forest=(0.6, 0.0))  # scout 1 hides in the forest
     assert out[0, 2:].abs().sum() == 0  # outside: cannot see in
     assert out[1, 2:].abs().sum() == 0  # inside: sees only its forest's entities
