@@ -29,6 +29,7 @@ import torch
 
 from engine.core.random import Random
 from engine.rules.context import CARRIED_BY, RuleContext, compatible
+from engine.world.schema import MAX_STEPS
 from engine.world.validation import describe, named_entry
 
 OPS = {"==": torch.eq, "!=": torch.ne, "<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge}
@@ -252,8 +253,8 @@ def _chance(rc, p, path):
 
 
 def _every(rc, p, path):
-    if not (isinstance(p, int) and not isinstance(p, bool) and p >= 1):
-        raise rc.error(path, f"expected a whole number of ticks >= 1, got {describe(p)}")
+    if not (isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= MAX_STEPS):
+        raise rc.error(path, f"expected a whole number of ticks in 1..{MAX_STEPS:,}, got {describe(p)}")
     return lambda state, cache: (state["tick"] % p == 0).view(-1, 1, 1)
 
 

@@ -29,6 +29,7 @@ import torch
 
 from engine.core.random import Random
 from engine.rules.context import CARRIED_BY, RuleContext, compatible, var_key
+from engine.world.schema import MAX_STEPS
 from engine.world.validation import describe, named_entry
 
 EFFECTS = ("set", "add", "reward", "despawn", "respawn", "spawn", "teleport", "attach", "detach", "drop", "end")
@@ -90,6 +91,10 @@ def _assign(rc: RuleContext, p: Any, path: tuple, add: bool):
         raise rc.error(path + (1,), f"{p[0]} has shape {list(target.shape)}; expected a constant list of "
                                     f"{target.shape[0]} numbers, got {describe(p[1])}")
     if target.scope in ("self", "other"):
+        if target.name == "collide":
+            raise rc.error(path + (0,), "collide is decided when the world is built (contacts are computed only "
+                                        "for the types declared to collide); despawn the entity, or give it "
+                                        "another type, instead of switching collide in a rule")
         return _assign_entity(rc, target, value, add)
     if isinstance(p[1], str) and not add:
         raise rc.error(path + (1,), f"setting a {target.scope} variable takes a constant value, got {p[1]!r}")
@@ -186,8 +191,9 @@ def _despawn(rc: RuleContext, p: Any, path: tuple, fresh: list[str]):
     q = _params(rc, p, path, {"of": "self", "respawn_after": None}, "of", "despawn")
     side = _side(rc, q["of"], path + ("of",), "despawn")
     after = q["respawn_after"]
-    if after is not None and not (isinstance(after, int) and not isinstance(after, bool) and after >= 1):
-        raise rc.error(path + ("respawn_after",), f"expected a whole number of ticks >= 1, got {describe(after)}")
+    if after is not None and not (isinstance(after, int) and not isinstance(after, bool) and 1 <= after <= MAX_STEPS):
+        raise rc.error(path + ("respawn_after",), f"expected a whole number of ticks in 1..{MAX_STEPS:,}, got "
+                                                  f"{describe(after)}")
     rows = _rows(rc, side)
 
     def despawn(state, m):

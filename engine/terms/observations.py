@@ -158,26 +158,31 @@ def _perception(env: BuildEnv, p: OfTypes, path: tuple, idx, lo: int, hi: int, a
     if p.hidden_in:
         env.check_types(p.hidden_in, path + ("hidden_in",), "zone type")
         zones = env.layout.indices(p.hidden_in).to(env.device)
+        if len(zones) > 62:
+            raise env.ctx.error(path + ("hidden_in",), f"expected at most 62 zone entities (a bit each), got "
+                                                       f"{len(zones)}; use fewer zones")
     r2 = None if p.within is None else float(p.within) ** 2
-
-    def inside(pos: torch.Tensor, rad: torch.Tensor, state: dict) -> torch.Tensor:
-        """``[..., Z]``: in which living zones each entity is (MPE: overlapping the forest)."""
-        zp, zr = state["pos"][:, zones], state["radius"][:, zones]
-        shape = (pos.shape[0],) + (1,) * (pos.dim() - 2) + zp.shape[1:]
-        d = (pos.unsqueeze(-2) - zp.view(shape)).square().sum(-1).sqrt()
-        alive = state["alive"][:, zones].view(shape[:-1])
-        return (d < rad.unsqueeze(-1) + zr.view(shape[:-1])) & alive
 
     def sees(state: dict) -> torch.Tensor:
         me = state["pos"][:, a0:a1].unsqueeze(2)  # [B, A, 1, 2]
-        them = _gather(state["pos"], idx, lo, hi)  # [B, A|1, K, 2]
         ok = None
         if r2 is not None:
+            them = _gather(state["pos"], idx, lo, hi)  # [B, A|1, K, 2]
             ok = (them - me).square().sum(-1) < r2
         if zones is not None:
-            mine = inside(me, state["radius"][:, a0:a1].unsqueeze(2), state)  # [B, A, 1, Z]
-            theirs = inside(them, _gather(state["radius"], idx, lo, hi), state)  # [B, A|1, K, Z]
-            vis = (mine & theirs).any(-1) | (~mine.any(-1) & ~theirs.any(-1))
+            # in which living zones every entity is (MPE: overlapping the forest), as a bit mask per entity
+            # [B, N] (x and y apart, no reduction over tiny axes: this runs for every observing group)
+            px, py, rad = state["pos"][..., 0], state["pos"][..., 1], state["radius"]
+            zx, zy, zr, za = px[:, zones], py[:, zones], rad[:, zones], state["alive"][:, zones]
+            mask = torch.zeros_like(px, dtype=torch.int64)
+            for z in range(len(zones)):
+                dx, dy = px - zx[:, z:z + 1], py - zy[:, z:z + 1]
+                reach = rad + zr[:, z:z + 1]
+                inside = (dx * dx + dy * dy < reach * reach) & za[:, z:z + 1]
+                mask = mask | (inside.to(torch.int64) << z)
+            mine = mask[:, a0:a1].unsqueeze(2)  # [B, A, 1]
+            theirs = _gather(mask, idx, lo, hi)  # [B, A|1, K]
+            vis = ((mine & theirs) != 0) | ((mine == 0) & (theirs == 0))
             ok = vis if ok is None else ok & vis
         return ok.expand(-1, a1 - a0, -1)
     return sees

@@ -7,6 +7,7 @@ the tick itself free of allocation and Python branching on tensor values.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,9 +44,10 @@ class GroupPlan:
     def sl(self) -> slice:
         return self.slice.sl
 
-    @property
+    @functools.cached_property
     def action_space(self):
-        """The group's ``engine.core.actions.ActionSpace`` (what one agent's action holds)."""
+        """The group's ``engine.core.actions.ActionSpace`` (what one agent's action holds); the tick asks
+        for it on every step, so it is resolved once."""
         from engine.core.actions import movement
 
         a = self.spec.action
