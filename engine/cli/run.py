@@ -18,6 +18,9 @@ def add_parser(sub) -> None:
     add_sim_args(p, worlds=64)
     p.add_argument("--steps", type=int, default=500, help="ticks to run (default 500)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    p.add_argument("--event-log", metavar="FILE",
+                   help="write every rule match as a JSON line (rule, world, tick, self, other) to FILE; turns "
+                        "on world.event_log (a debugging aid: use few worlds)")
     p.set_defaults(func=run)
 
 
@@ -66,8 +69,17 @@ def run(args) -> int:
     if args.steps < 1:
         raise UserError(f"--steps: expected an integer >= 1, got {args.steps}")
     t_build = time.perf_counter()
+    if args.event_log:
+        args.overrides = list(args.overrides or []) + ["world.event_log=true"]
     sim = make_sim(args)
     sim.reset(seed=args.seed)
+    log, lines = None, []
+    if args.event_log:
+        from engine.rules.log import EventLog
+
+        if not sim.plan.spec.rules:
+            raise UserError(f"--event-log: world {sim.plan.spec.name!r} has no rules: to log")
+        log = EventLog(sim)
     totals = _Totals(list(sim.groups))
     if not args.json:
         _header(sim, args)
@@ -80,6 +92,8 @@ def run(args) -> int:
             t_first = time.perf_counter() - t0
             t0 = time.perf_counter()
         totals.add(info)
+        if log is not None:
+            lines += log.step(info)
         progress.update(step + 1, f"episodes {totals.episodes}")
     wall = max(time.perf_counter() - t0, 1e-9)
     progress.close()
@@ -96,10 +110,17 @@ def run(args) -> int:
         "metrics": {k: v / max(totals.metric_n, 1) for k, v in totals.metric_sums.items()},
         "events": totals.events, "plugins": sim.plugin_report(),
     }
+    if log is not None:
+        from engine.fileio import atomic_write_text
+
+        atomic_write_text(args.event_log, "".join(json.dumps(line) + "\n" for line in lines))
+        summary["event_log"] = {"file": args.event_log, "lines": len(lines)}
     if args.json:
         print(json.dumps(summary))
         return 0
     _print_summary(summary, args, wall)
+    if log is not None:
+        print(f"event log: {len(lines):,} rule matches → {args.event_log}")
     return 0
 
 

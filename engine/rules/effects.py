@@ -13,7 +13,8 @@ effect                                           does
 ``{reward: {to: WHO, value: R}}``                WHO = self, other, team, other_team, all (agents)
 ``{despawn: self|other}``                        the entity leaves (``{of, respawn_after: K}`` brings it back)
 ``{respawn: self|other}``                        a dead entity comes back (``{of, at: spawn|place}``)
-``{spawn: {type: T, at: self|other|spawn}}``     a free slot of T comes alive (dropped and counted when full)
+``{spawn: {type: T, at: WHERE, within: R}}``    a free slot of T comes alive at self, other, spawn, random or
+                                                 [x, y] (within R of it); dropped and counted when full
 ``{teleport: {of: WHO, to: WHERE}}``             WHERE = spawn, random, self, other or [x, y]
 ``{attach: {of: other, to: self}}``              the entity is carried: it follows its carrier every tick
 ``{detach: self|other}`` / ``{drop: self|other}`` it stops being carried / it lets go of what it carries
@@ -225,17 +226,39 @@ def _respawn(rc: RuleContext, p: Any, path: tuple, fresh: list[str]):
     return respawn
 
 
+def _arena_uniform(state: dict, stream: str, shape: tuple, arena, dtype) -> torch.Tensor:
+    """``[*shape, 2]`` uniform positions in the arena, from the state's counter-based random numbers."""
+    u = Random(state, stream).uniform(tuple(shape) + (2,), dtype=dtype)
+    return torch.stack((arena[0] + (arena[1] - arena[0]) * u[..., 0], arena[2] + (arena[3] - arena[2]) * u[..., 1]), -1)
+
+
+def _place(rc: RuleContext, value: Any, path: tuple, what: str) -> torch.Tensor:
+    if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        raise rc.error(path, f"{what}: expected [x, y], got {describe(value)}")
+    return torch.tensor(value, dtype=rc.app.layout.float_dtype, device=rc.app.device)
+
+
 def _spawn(rc: RuleContext, p: Any, path: tuple, fresh: list[str]):
-    q = _params(rc, p, path, {"type": None, "at": "self"}, "type", "spawn")
+    q = _params(rc, p, path, {"type": None, "at": "self", "within": 0.0}, "type", "spawn")
     t = q["type"]
     rc.app.check_types([t] if isinstance(t, str) else [describe(t)], path + ("type",))
-    at = _side(rc, q["at"], path + ("at",), "spawn at", ("self", "other", "spawn"))
+    at = q["at"]
+    point = _place(rc, at, path + ("at",), "spawn at") if isinstance(at, list) else None
+    if point is None:
+        at = _side(rc, at, path + ("at",), "spawn at", ("self", "other", "spawn", "random"))
+    within = q["within"]
+    if not isinstance(within, (int, float)) or isinstance(within, bool) or not 0 <= within <= 1e6:
+        raise rc.error(path + ("within",), f"spawn within: expected a distance >= 0, got {describe(within)}")
+    if at == "spawn" and "pos" not in fresh:
+        raise rc.error(path + ("at",), "spawn at spawn: the type has no spawn rule for pos; give it one or spawn "
+                                       "at self, other, random or [x, y]")
     sl = rc.app.layout.types[t]
     if sl.capacity == 0:
         raise rc.error(path + ("type",), f"entity type {t!r} has no slots; give it a capacity: to spawn into")
     slots = torch.arange(sl.start, sl.stop, device=rc.app.device)
-    side = "self" if at in ("self", "spawn") else "other"
+    side = "other" if at == "other" else "self"
     src = _rows(rc, side)
+    arena, stream = rc.app.params.arena, f"rules:{'/'.join(map(str, rc.path))}:{'/'.join(map(str, path))}"
 
     def spawn(state, m):
         from engine.systems.spawn import apply_fresh
@@ -249,10 +272,20 @@ def _spawn(rc: RuleContext, p: Any, path: tuple, fresh: list[str]):
         born = match.any(1)
         full_born = torch.zeros_like(alive).index_copy(1, slots, born)
         apply_fresh(state, full_born, fresh)
-        if at != "spawn":
-            pos = state["pos"]
+        pos = state["pos"]
+        if at in ("self", "other"):
             here = (match.unsqueeze(-1).to(pos.dtype) * pos[:, src].unsqueeze(2)).sum(1)  # [B, K, 2]
-            state["pos"] = pos.index_copy(1, slots, torch.where(born.unsqueeze(-1), here, pos[:, slots]))
+        elif at == "random":
+            here = _arena_uniform(state, stream, (pos.shape[0], len(slots)), arena, pos.dtype)
+        elif point is not None:
+            here = point.expand(pos.shape[0], len(slots), 2)
+        else:
+            here = pos[:, slots]  # the fresh spawn place
+        if within > 0:  # near it: uniform in a disk of radius `within`
+            u = Random(state, stream + ":near").uniform((pos.shape[0], len(slots), 2), dtype=pos.dtype)
+            r, a = within * u[..., 0].sqrt(), 2 * torch.pi * u[..., 1]
+            here = here + torch.stack((r * torch.cos(a), r * torch.sin(a)), -1)
+        state["pos"] = pos.index_copy(1, slots, torch.where(born.unsqueeze(-1), here, pos[:, slots]))
         state["alive"] = alive | full_born
         state[DROPPED] = state[DROPPED] + (want.sum(1) - born.sum(1))
     return spawn
@@ -263,11 +296,8 @@ def _teleport(rc: RuleContext, p: Any, path: tuple, fresh: list[str]):
     side = _side(rc, q["of"], path + ("of",), "teleport")
     to = q["to"]
     rows = _rows(rc, side)
-    fdt, dev = rc.app.layout.float_dtype, rc.app.device
     if isinstance(to, list):
-        if len(to) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in to):
-            raise rc.error(path + ("to",), f"expected [x, y], got {describe(to)}")
-        point = torch.tensor(to, dtype=fdt, device=dev)
+        point = _place(rc, to, path + ("to",), "teleport to")
     elif to in ("self", "other"):
         _side(rc, to, path + ("to",), "teleport to")
     elif to not in ("spawn", "random"):
@@ -288,9 +318,7 @@ def _teleport(rc: RuleContext, p: Any, path: tuple, fresh: list[str]):
         elif to == "spawn":
             dest = state["_respawn.pos"][:, rows]
         elif to == "random":
-            u = Random(state, stream).uniform(old.shape, dtype=old.dtype)
-            dest = torch.stack((lo_hi[0] + (lo_hi[1] - lo_hi[0]) * u[..., 0],
-                                lo_hi[2] + (lo_hi[3] - lo_hi[2]) * u[..., 1]), -1)
+            dest = _arena_uniform(state, stream, old.shape[:-1], lo_hi, old.dtype)
         else:
             other_rows = _rows(rc, to)
             dim = 2 if side == "self" else 1

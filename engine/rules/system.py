@@ -30,6 +30,8 @@ from engine.rules.context import CARRIED_BY, RuleContext, var_key
 from engine.rules.effects import DROPPED, ENDED, RESPAWN_IN, REWARD, WINNER, build_effect, effect_name
 
 EVENT_PREFIX = "events."
+#: With ``world.event_log``, the matches of each rule in the last tick: ``[B, S, O]`` bool.
+MATCH_PREFIX = "rules.match."
 
 
 @dataclass(kw_only=True)
@@ -149,11 +151,17 @@ def _build_rule(app, i: int, rule, fresh: list[str], extra_refs: dict):
                                                    "rule has no objects (with:); use none or world")
     resolve = _resolver(rc, exclusive, rule.pick, path)
     S, objs, alive_mode, counter = rc.S, rc.O, rule.alive, EVENT_PREFIX + rule.name
+    log = MATCH_PREFIX + rule.name if app.params.event_log else None
+    if log is not None:
+        app.add_state(StateDecl(log, "world", (len(S), len(objs) if objs is not None else 1), "bool", False,
+                                reset="keep", owner="rules", doc=f"matches of rule {rule.name!r} in the last tick "
+                                "(subjects × objects; world.event_log)"))
     distinct = (S.unsqueeze(1) != objs.unsqueeze(0)) if objs is not None else None
     _note_unbounded(app, rule, path)
     if len(S) == 0 or (objs is not None and len(objs) == 0):  # a type with no slots: it can never match
         def never(state: dict, cache: dict) -> None:
-            return None
+            if log is not None:
+                state[log] = torch.zeros_like(state[log])
         never.__name__ = f"rule_{rule.name}"
         return never
 
@@ -168,6 +176,8 @@ def _build_rule(app, i: int, rule, fresh: list[str], extra_refs: dict):
             m = m & cond(state, cache)
         m = resolve(state, m.expand(m.shape[0], len(S), len(objs) if objs is not None else 1))
         state[counter] = state[counter] + m.sum((1, 2))
+        if log is not None:
+            state[log] = m
         for effect in effects:
             effect(state, m)
 

@@ -48,6 +48,9 @@ class WorldParams:
                              doc="x_min, x_max, y_min, y_max: the camera fits it; the `bounds` system keeps "
                                  "entities inside it.")
     dtype: Literal["float32", "float64"] = fld("float32", doc="Floating-point precision of all components.")
+    event_log: bool = fld(False, doc="Keep every rule's matches of the last tick in the state "
+                                     "(rules.match.<rule>, [B, S, O]) for an event log (worldloom run --event-log): "
+                                     "a debugging aid that costs memory and time.")
     on_nonfinite: Literal["reset", "raise", "ignore"] = fld(
         "reset", doc="A world whose positions, velocities or rewards become NaN/inf: reset: end its episode and "
                      "count it (metric state.nonfinite); raise: stop with an error; ignore: no check.")
