@@ -103,6 +103,7 @@ class StateTable:
     reset_hooks: list[Callable[[dict, int, torch.Generator], None]] = field(default_factory=list)
     derive_hooks: list[Callable[[dict], None]] = field(default_factory=list)
     _defaults: dict[str, torch.Tensor] = field(default_factory=dict)
+    _expanded: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)  # (name, B) → [B, ...] view
 
     def declare(self, decl: StateDecl) -> StateDecl:
         """Add a declaration; declaring the same name twice with a different meaning is an error."""
@@ -119,6 +120,7 @@ class StateTable:
             raise ValueError(f"state {decl.name!r}: copies {decl.copies!r}, which is not declared (declare it first)")
         self.decls[decl.name] = decl
         self._defaults[decl.name] = self._default_tensor(decl)
+        self._expanded.clear()
         return decl
 
     def __contains__(self, name: str) -> bool:
@@ -148,8 +150,15 @@ class StateTable:
         return {name: self._fresh(decl, B).clone() for name, decl in self.decls.items()}
 
     def _fresh(self, decl: StateDecl, B: int) -> torch.Tensor:
-        d = self._defaults[decl.name]
-        return d if decl.scope == "global" else d.unsqueeze(0).expand((B,) + tuple(d.shape))
+        """The default of ``decl`` for ``B`` worlds: a read-only view, made once per batch size (an episode
+        reset of one world asks for every entry, every 25 ticks)."""
+        key = (decl.name, B)
+        view = self._expanded.get(key)
+        if view is None:
+            d = self._defaults[decl.name]
+            view = d if decl.scope == "global" else d.unsqueeze(0).expand((B,) + tuple(d.shape))
+            self._expanded[key] = view
+        return view
 
     def reset(self, state: dict[str, torch.Tensor], B: int, mask: torch.Tensor | None,
               generator: torch.Generator) -> dict[str, torch.Tensor]:
