@@ -29,12 +29,11 @@ import torch
 
 from engine.core.random import Random
 from engine.rules.context import CARRIED_BY, RuleContext, compatible
-from engine.world.schema import MAX_STEPS
+from engine.world.schema import MAX_STEPS, RULE_CONDITIONS
 from engine.world.validation import describe, named_entry
 
 OPS = {"==": torch.eq, "!=": torch.ne, "<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge}
-CONDITIONS = ("touching", "near", "partner", "action", "compare", "inside", "carries", "count", "chance", "every",
-              "not")
+CONDITIONS = tuple(RULE_CONDITIONS)
 
 
 def squared_distances(state: dict, cache: dict, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:

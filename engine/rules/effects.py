@@ -30,10 +30,10 @@ import torch
 
 from engine.core.random import Random
 from engine.rules.context import CARRIED_BY, RuleContext, compatible, var_key
-from engine.world.schema import MAX_STEPS
+from engine.world.schema import MAX_STEPS, RULE_EFFECTS
 from engine.world.validation import describe, named_entry
 
-EFFECTS = ("set", "add", "reward", "despawn", "respawn", "spawn", "teleport", "attach", "detach", "drop", "end")
+EFFECTS = tuple(RULE_EFFECTS)
 #: State the rules system keeps (declared in ``engine.rules.system``).
 REWARD, ENDED, WINNER, RESPAWN_IN, DROPPED = "rules.reward", "rules.ended", "rules.winner", "rules.respawn_in", \
     "rules.spawns_dropped"

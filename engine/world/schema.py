@@ -25,6 +25,41 @@ MAX_SHAPE_DIM = 65_536
 MAX_ITEM_ELEMENTS = 65_536
 
 
+#: The rules' condition and effect names, with what each holds (the builders live in engine.rules).
+RULE_CONDITIONS = {
+    "touching": "subject and object overlap (d < r_self + r_other); written as the bare word `touching`",
+    "near": "R: subject and object are closer than R",
+    "partner": "PAIRING: the object is the subject's partner in that pairing",
+    "action": "NAME: the subject took the named action this tick",
+    "compare": "[LEFT, OP, RIGHT]: e.g. [self.cooldown, '==', 0]",
+    "inside": "[TYPES] or {of: self|other, types}: inside a living entity of TYPES",
+    "carries": "[TYPES] or {of, types}: carries an entity of TYPES",
+    "count": "{types, within, op, value, of}: how many living entities of TYPES are within R",
+    "chance": "P: a seeded coin per match",
+    "every": "K: the world's tick is a multiple of K",
+    "not": "CONDITION: the condition does not hold",
+}
+RULE_EFFECTS = {
+    "set": "[TARGET, VALUE]", "add": "[TARGET, VALUE]: once per match",
+    "reward": "{to: self|other|team|other_team|all, value}", "despawn": "self|other or {of, respawn_after}",
+    "respawn": "self|other or {of, at: spawn|place}", "spawn": "{type, at: self|other|spawn|random|[x, y], within}",
+    "teleport": "{of, to: spawn|random|self|other|[x, y]}", "attach": "{of: other, to: self}",
+    "detach": "self|other", "drop": "self|other", "end": "win|lose|draw",
+}
+
+
+def _one_of_named(names: dict[str, str], bare: tuple[str, ...] = ()) -> dict:
+    """JSON Schema of a list of ``{name: params}`` items (or bare names) whose names are ``names``."""
+    item: dict = {"type": "object", "minProperties": 1, "maxProperties": 1,
+                  "propertyNames": {"enum": list(names)},
+                  "properties": {n: {"description": d} for n, d in names.items()}}
+    return {"items": {"anyOf": [{"enum": list(bare)}, item]} if bare else item}
+
+
+CONDITIONS_SCHEMA = _one_of_named(RULE_CONDITIONS, ("touching",))
+EFFECTS_SCHEMA = _one_of_named(RULE_EFFECTS)
+
+
 def check_shape(shape: list[int], ctx: Ctx, path: tuple) -> None:
     """A per-item shape may hold at most ``MAX_ITEM_ELEMENTS`` elements (each dimension is bounded by
     the field: ``MAX_SHAPE_DIM``)."""
@@ -160,7 +195,7 @@ class EntityType:
 class NamedAction:
     """A named discrete action (``zap``, ``pick_up``): when it is available, and its key in ``play``."""
 
-    available: list[Any] = fld(factory=list, max_items=32,
+    available: list[Any] = fld(factory=list, max_items=32, schema=CONDITIONS_SCHEMA,
                                doc="Conditions on the agent (rules' condition language, self only) under which "
                                    "the action is allowed: the action mask. Empty: always.")
     key: str | None = fld(None, doc="Key that takes the action in `worldloom play` (e.g. SPACE, E).")
@@ -327,9 +362,10 @@ class RuleSpec:
     with_: list[str] | None = fld(None, alias="with",
                                   doc="Entity types of the object (`other`): the rule matches pairs.")
     alive: Literal["alive", "dead", "any"] = fld("alive", doc="Which subjects it considers (dead: regrowth).")
-    when: list[Any] = fld(factory=list, max_items=32, doc="Conditions, all of which must hold (see "
-                                                          "docs/world-format.md#rules).")
-    do: list[Any] = fld(min_items=1, max_items=32, doc="Effects, applied in order to every match.")
+    when: list[Any] = fld(factory=list, max_items=32, schema=CONDITIONS_SCHEMA,
+                          doc="Conditions, all of which must hold (see docs/world-format.md#rules).")
+    do: list[Any] = fld(min_items=1, max_items=32, schema=EFFECTS_SCHEMA,
+                        doc="Effects, applied in order to every match.")
     exclusive: Literal["none", "self", "other", "both", "world"] | None = fld(
         None, doc="At most one match per object (other), per subject (self), both, or per world (world: the "
                   "rule fires once); default: other for pair rules (two agents cannot grab one flag), none "

@@ -26,14 +26,15 @@ MISSING = dataclasses.MISSING
 
 def fld(default: Any = MISSING, *, doc: str, ge: float | None = None, gt: float | None = None,
         le: float | None = None, factory: Any = MISSING, max_items: int | None = None,
-        min_items: int | None = None, alias: str | None = None) -> Any:
+        min_items: int | None = None, alias: str | None = None, schema: dict | None = None) -> Any:
     """A dataclass field with the metadata the validator and the schema generator read.
 
     ``ge``/``gt``/``le`` bound numbers; ``min_items``/``max_items`` bound lists and mappings;
-    ``alias`` is the YAML key when it is not a valid Python name (e.g. ``with``).
+    ``alias`` is the YAML key when it is not a valid Python name (e.g. ``with``); ``schema`` is the JSON
+    Schema of a field whose Python type cannot say it (a list of rule conditions).
     """
     meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "max_items": max_items, "min_items": min_items,
-            "alias": alias}
+            "alias": alias, "schema": schema}
     if factory is not MISSING:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -349,6 +350,8 @@ def dataclass_schema(cls: type, defs: dict) -> dict:
             continue
         s = json_schema_of(hints[f.name], dict(f.metadata), defs)
         s = dict(s)
+        if f.metadata.get("schema") is not None:
+            s.update(f.metadata["schema"])
         s["description"] = f.metadata.get("doc", "")
         if f.default is not MISSING:
             s["default"] = _jsonable(f.default)

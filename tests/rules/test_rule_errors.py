@@ -155,3 +155,27 @@ def test_a_rule_set_that_can_spawn_without_bound_is_reported_at_load_and_capped_
     assert sim.state["rules.spawns_dropped"].tolist() == [2, 2, 2]  # the two others dropped and counted
     sim.step(sim.sample_actions())
     assert sim.state["rules.spawns_dropped"].tolist() == [6, 6, 6]  # 4 alive coins, no free slot
+
+
+def test_the_json_schema_knows_every_condition_and_effect_and_rejects_a_misspelt_one() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    from engine.rules.conditions import _BUILDERS as CONDITION_BUILDERS
+    from engine.rules.effects import _BUILDERS as EFFECT_BUILDERS
+    from engine.world.schema import RULE_CONDITIONS, RULE_EFFECTS
+
+    assert set(CONDITION_BUILDERS) == set(RULE_CONDITIONS) and set(EFFECT_BUILDERS) == set(RULE_EFFECTS)
+    root = Path(__file__).resolve().parents[2]
+    schema = json.loads((root / "worlds" / "world.schema.json").read_text())
+    world = yaml.safe_load((root / "worlds" / "ctf.yaml").read_text())
+    jsonschema.validate(world, schema)
+    world["rules"][0]["when"][0] = {"touchng": {}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(world, schema)
+    world["rules"][0]["when"][0] = "touching"
+    world["rules"][0]["do"].append({"teleprot": {"of": "self"}})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(world, schema)
