@@ -164,20 +164,22 @@ def _types_param(rc, p, path, key: str = "types") -> list[str]:
     return rc.app.check_types(types, path)
 
 
+def _side_and_types(rc, p, path, what: str) -> tuple[str, list[str]]:
+    """``[TYPES]`` (about self) or ``{types: [...], of: self|other}`` → (side, types)."""
+    if not isinstance(p, dict):
+        return "self", _types_param(rc, p, path)
+    if set(p) - {"of", "types"} or "types" not in p:
+        raise rc.error(path, f"expected [types] or {{types: [...], of: self|other}}, got keys {sorted(p)}")
+    side = p.get("of", "self")
+    if side not in ("self", "other"):
+        raise rc.error(path + ("of",), f"expected self or other, got {describe(side)}")
+    if side == "other":
+        _need_pairs(rc, f"{what}: {{of: other}}", path)
+    return side, _types_param(rc, p["types"], path + ("types",))
+
+
 def _inside(rc, p, path):
-    side = "self"
-    if isinstance(p, dict):
-        unknown = set(p) - {"of", "types"}
-        if unknown or "types" not in p:
-            raise rc.error(path, f"expected {{types: [...], of: self|other}}, got keys {sorted(p)}")
-        side = p.get("of", "self")
-        if side not in ("self", "other"):
-            raise rc.error(path + ("of",), f"expected self or other, got {describe(side)}")
-        if side == "other":
-            _need_pairs(rc, "inside: {of: other}", path)
-        types = _types_param(rc, p["types"], path + ("types",))
-    else:
-        types = _types_param(rc, p, path)
+    side, types = _side_and_types(rc, p, path, "inside")
     zones = rc.indices(types)
     rows = rc.S if side == "self" else rc.O
 
@@ -190,22 +192,11 @@ def _inside(rc, p, path):
 
 
 def _carries(rc, p, path):
-    side = "self"
-    if isinstance(p, dict):
-        if set(p) - {"of", "types"} or "types" not in p:
-            raise rc.error(path, f"expected [types] or {{types: [...], of: self|other}}, got keys {sorted(p)}")
-        side = p.get("of", "self")
-        if side not in ("self", "other"):
-            raise rc.error(path + ("of",), f"expected self or other, got {describe(side)}")
-        if side == "other":
-            _need_pairs(rc, "carries: {of: other}", path)
-        types = _types_param(rc, p["types"], path + ("types",))
-    else:
-        types = _types_param(rc, p, path)
+    side, types = _side_and_types(rc, p, path, "carries")
     if CARRIED_BY not in rc.extra:
         raise rc.error(path, "carries: nothing can be carried in this world; a rule must attach (do: [{attach: "
                              "{of: other, to: self}}])")
-    things = rc.app.layout.indices(types).to(rc.app.device)
+    things = rc.indices(types)
     rows = rc.S if side == "self" else rc.O
 
     def carries(state, cache):

@@ -369,6 +369,7 @@ def _drop(rc: RuleContext, p: Any, path: tuple, fresh: list[str]):
         held_by = letting_go.gather(1, c.clamp_min(0)) & (c >= 0)
         state[CARRIED_BY] = torch.where(held_by, -1, c)
     return drop
+    return drop
 
 
 # ---------------------------------------------------------------------------------------- end

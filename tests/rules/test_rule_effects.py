@@ -55,3 +55,58 @@ def test_spawn_at_random_fills_the_arena_and_within_stays_near(tmp_path: Path) -
     near = _spawned(tmp_path, "{type: coin, at: self, within: 0.1}", worlds=500)
     d = (near - torch.tensor([-0.5, 0.5])).norm(dim=-1)
     assert bool((d <= 0.1 + 1e-6).all()) and d.max() > 0.08  # inside the disk, and spread over it
+
+
+CARRY = """\
+version: 1
+name: carry
+entities:
+  red: {count: 2, components: {collide: false}}
+  flag: {count: 1, components: {collide: false, movable: false}}
+agents:
+  red: {entity: red, observation: [self_pos]}
+systems: [physics]
+rules:
+  - {name: grab, of: [red], with: [flag], when: [touching, {compare: [other.carried_by, "==", -1]}],
+     do: [{attach: {of: other, to: self}}]}
+  - {name: let_go, of: [red], when: [{carries: [flag]}, {compare: [world.release, "==", 1]}], do: [{drop: self}]}
+variables:
+  release: {scope: world}
+"""
+
+
+def _carry_sim(tmp_path: Path):
+    f = tmp_path / "carry.yaml"
+    f.write_text(CARRY)
+    sim = engine.make(str(f), num_worlds=1, seed=0)
+    sim.reset(seed=0)
+    pos = sim.state["pos"].clone()
+    pos[0] = torch.tensor([[0.0, 0.0], [0.8, 0.8], [0.02, 0.0]])
+    sim.state["pos"] = pos
+    return sim
+
+
+def test_a_carried_entity_follows_until_dropped_and_a_dead_carrier_lets_go(tmp_path: Path) -> None:
+    sim = _carry_sim(tmp_path)
+    right = {"red": torch.tensor([[2, 0]])}  # red_0 moves +x
+    sim.step(right)
+    assert int(sim.state["carried_by"][0, 2]) == 0
+    for _ in range(3):
+        sim.step(right)
+        assert torch.equal(sim.state["pos"][0, 2], sim.state["pos"][0, 0])  # follows, within the tick
+    var = sim.state["var.release"].clone()
+    var[0] = 1
+    sim.state["var.release"] = var
+    sim.step(right)
+    assert int(sim.state["carried_by"][0, 2]) == -1 and int(sim.state["events.let_go"][0]) == 1
+    left_at = sim.state["pos"][0, 2].clone()
+    sim.step(right)
+    assert torch.equal(sim.state["pos"][0, 2], left_at)  # dropped: it stays where it was let go
+    # a carrier that dies lets go: put the flag back on red_0, grab, then kill red_0
+    sim2 = _carry_sim(tmp_path)
+    sim2.step(right)
+    alive = sim2.state["alive"].clone()
+    alive[0, 0] = False
+    sim2.state["alive"] = alive
+    sim2.step(right)
+    assert int(sim2.state["carried_by"][0, 2]) == -1
