@@ -110,3 +110,92 @@ def test_a_carried_entity_follows_until_dropped_and_a_dead_carrier_lets_go(tmp_p
     sim2.state["alive"] = alive
     sim2.step(right)
     assert int(sim2.state["carried_by"][0, 2]) == -1
+
+
+DUEL = """\
+version: 1
+name: duel
+entities:
+  red: {count: 1, components: {collide: false}, spawn: {pos: [-0.5, 0.0]}}
+  blue: {count: 1, components: {collide: false}, spawn: {pos: [0.5, 0.0]}}
+  rock: {count: 1, components: {collide: false, movable: false}, spawn: {pos: [0.0, 0.75]}}
+agents:
+  red: {entity: red, observation: [self_pos]}
+  blue: {entity: blue, observation: [self_pos]}
+systems: []
+variables:
+  go: {scope: world, default: 1}
+rules:
+  - name: it
+    of: [red]
+    with: [blue]
+    when: [{compare: [world.go, "==", 1]}, WHEN]
+    do: [DO, {set: [world.go, 0]}]
+"""
+
+
+def _duel(tmp_path: Path, do: str, when: str = "{not: {chance: 0.0}}", worlds: int = 1):
+    f = tmp_path / "duel.yaml"
+    f.write_text(DUEL.replace("DO", do).replace("WHEN", when))
+    sim = engine.make(str(f), num_worlds=worlds, seed=0)
+    sim.reset(seed=0)
+    noop = {g: torch.zeros(worlds, 1, dtype=torch.int64) for g in ("red", "blue")}
+    out = sim.step(noop)
+    return sim, out
+
+
+@pytest.mark.parametrize("to, red, blue", [("self", 1.0, 0.0), ("other", 0.0, 1.0), ("team", 1.0, 0.0),
+                                           ("other_team", 0.0, 1.0), ("all", 1.0, 1.0)])
+def test_reward_goes_to_whom_it_says(tmp_path: Path, to: str, red: float, blue: float) -> None:
+    _, (_, rew, *_) = _duel(tmp_path, f"{{reward: {{to: {to}, value: 1.0}}}}")
+    assert (float(rew["red"][0, 0]), float(rew["blue"][0, 0])) == (red, blue)
+
+
+@pytest.mark.parametrize("result, winner", [("win", 0), ("lose", 1), ("draw", -1)])
+def test_end_terminates_with_the_declared_winner(tmp_path: Path, result: str, winner: int) -> None:
+    _, (_, _, term, trunc, info) = _duel(tmp_path, f"{{end: {result}}}")
+    assert bool(info["done"][0]) and bool(term["red"][0, 0]) and bool(term["blue"][0, 0])
+    assert not bool(trunc["red"][0, 0])
+    assert int(info["final_state"]["rules.winner"][0]) == winner and bool(info["final_state"]["rules.ended"][0])
+
+
+@pytest.mark.parametrize("to, where", [("[0.25, -0.25]", [0.25, -0.25]), ("other", [0.5, 0.0]),
+                                       ("spawn", [-0.5, 0.0])])
+def test_teleport_moves_to_the_place_and_stops(tmp_path: Path, to: str, where: list) -> None:
+    sim, _ = _duel(tmp_path, f"{{teleport: {{of: self, to: {to}}}}}")
+    assert torch.allclose(sim.state["pos"][0, 0], torch.tensor(where)) and float(sim.state["vel"][0, 0].abs().sum()) == 0
+
+
+def test_teleport_to_random_lands_in_the_arena(tmp_path: Path) -> None:
+    sim, _ = _duel(tmp_path, "{teleport: {of: other, to: random}}", worlds=500)
+    blue = sim.state["pos"][:, 1]
+    assert bool((blue.abs() <= 1).all()) and blue.std(0).min() > 0.5
+
+
+def test_every_fires_on_multiples_of_k_only(tmp_path: Path) -> None:
+    f = tmp_path / "every.yaml"
+    f.write_text(DUEL.replace('[{compare: [world.go, "==", 1]}, WHEN]', "[{every: 3}]")
+                 .replace("do: [DO, {set: [world.go, 0]}]", "do: [{add: [world.go, 1]}]"))
+    sim = engine.make(str(f), num_worlds=1, seed=0)
+    sim.reset(seed=0)
+    noop = {g: torch.zeros(1, 1, dtype=torch.int64) for g in ("red", "blue")}
+    counts = []
+    for _ in range(7):
+        sim.step(noop)
+        counts.append(int(sim.state["events.it"][0]))
+    assert counts == [1, 1, 1, 2, 2, 2, 3]  # the rules see ticks 0, 1, …: fires at 0, 3, 6
+
+
+def test_despawned_then_respawned_at_spawn_gets_fresh_values(tmp_path: Path) -> None:
+    f = tmp_path / "res.yaml"
+    f.write_text(DUEL.replace("WHEN", "{not: {chance: 0.0}}").replace("DO", "{despawn: other}")
+                 + "  - {name: back, of: [blue], alive: dead, do: [{respawn: {of: self, at: spawn}}]}\n")
+    sim = engine.make(str(f), num_worlds=1, seed=0)
+    sim.reset(seed=0)
+    pos = sim.state["pos"].clone()
+    pos[0, 1] = torch.tensor([0.9, 0.9])
+    sim.state["pos"] = pos
+    noop = {g: torch.zeros(1, 1, dtype=torch.int64) for g in ("red", "blue")}
+    sim.step(noop)  # rule `it` despawns blue; `back` (later in file order) brings it back at once, at spawn
+    assert bool(sim.state["alive"][0, 1]) and int(sim.state["events.back"][0]) == 1
+    assert torch.allclose(sim.state["pos"][0, 1], torch.tensor([0.5, 0.0]))
