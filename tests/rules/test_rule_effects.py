@@ -163,7 +163,8 @@ def test_end_terminates_with_the_declared_winner(tmp_path: Path, result: str, wi
                                        ("spawn", [-0.5, 0.0])])
 def test_teleport_moves_to_the_place_and_stops(tmp_path: Path, to: str, where: list) -> None:
     sim, _ = _duel(tmp_path, f"{{teleport: {{of: self, to: {to}}}}}")
-    assert torch.allclose(sim.state["pos"][0, 0], torch.tensor(where)) and float(sim.state["vel"][0, 0].abs().sum()) == 0
+    assert torch.allclose(sim.state["pos"][0, 0], torch.tensor(where))
+    assert float(sim.state["vel"][0, 0].abs().sum()) == 0
 
 
 def test_teleport_to_random_lands_in_the_arena(tmp_path: Path) -> None:
