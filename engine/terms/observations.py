@@ -20,6 +20,9 @@ from engine.world.env import BuildEnv, GroupPlan
 from engine.world.validation import fld
 
 
+MAX_NEAREST = 4096
+
+
 @dataclass(kw_only=True)
 class NoParams:
     """This term takes no parameters."""
@@ -32,6 +35,9 @@ class OfTypes:
     of: list[str] = fld(min_items=1, doc="Entity types, in order; their slots are concatenated.")
     exclude_self: bool = fld(True, doc="Leave the observing agent itself out (when its type is listed).")
     within: float | None = fld(None, gt=0, doc="Perception radius: entities farther away read as zeros.")
+    nearest: int | None = fld(None, ge=1, le=MAX_NEAREST, doc="Keep the k nearest entities, closest first (dead "
+                                                               "or unseen ones last, as zeros): a fixed-size "
+                                                               "view that does not depend on entity order.")
     hidden_in: list[str] | None = fld(None, doc="Zone types (forests): an entity inside a zone is seen only from "
                                                 "inside the same zone, and one inside a zone sees only its zone's "
                                                 "entities (MPE world_comm); outside all zones, all is seen.")
@@ -133,6 +139,7 @@ def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field
     mortal = any(t in env.mortal_types for t in p.of)
     a0, a1 = group.slice.start, group.slice.stop
     sees = _perception(env, p, path, idx, lo, hi, a0, a1)
+    nearest = None if p.nearest is None else min(p.nearest, k)
 
     def term(state: dict) -> torch.Tensor:
         x = _gather(state[field_name], idx, lo, hi)  # [B, A|1, K, *shape]
@@ -141,13 +148,30 @@ def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field
             x = x - state["pos"][:, a0:a1].unsqueeze(2)
         else:
             x = x.expand(-1, a1 - a0, -1, -1)
+        shown = None
         if mortal:
-            x = x * _gather(state["alive"], idx, lo, hi).unsqueeze(-1).to(x.dtype)
+            shown = _gather(state["alive"], idx, lo, hi).expand(-1, a1 - a0, -1)
         if sees is not None:
-            x = x * sees(state).unsqueeze(-1).to(x.dtype)
+            shown = sees(state) if shown is None else shown & sees(state)
+        if shown is not None:
+            x = x * shown.unsqueeze(-1).to(x.dtype)
+        if nearest is not None:
+            x = _keep_nearest(state, x, shown, idx, lo, hi, a0, a1, nearest)
         return x.reshape(x.shape[0], a1 - a0, -1)
 
-    return per * k, term
+    return per * (nearest or k), term
+
+
+def _keep_nearest(state: dict, x: torch.Tensor, shown: torch.Tensor | None, idx, lo: int, hi: int, a0: int,
+                  a1: int, k: int) -> torch.Tensor:
+    """The ``k`` entities nearest each agent, closest first; those not shown (dead, unseen) go last (a stable
+    sort: ties keep entity order)."""
+    there = _gather(state["pos"], idx, lo, hi)  # [B, A|1, K, 2]
+    d2 = (there - state["pos"][:, a0:a1].unsqueeze(2)).square().sum(-1)  # [B, A, K]
+    if shown is not None:
+        d2 = torch.where(shown, d2, torch.full_like(d2, float("inf")))
+    order = torch.sort(d2, dim=-1, stable=True).indices[..., :k]  # [B, A, k]
+    return torch.gather(x, 2, order.unsqueeze(-1).expand(-1, -1, -1, x.shape[-1]))
 
 
 def _perception(env: BuildEnv, p: OfTypes, path: tuple, idx, lo: int, hi: int, a0: int, a1: int):
