@@ -19,7 +19,6 @@ import torch
 from engine.world.env import BuildEnv, GroupPlan
 from engine.world.validation import fld
 
-
 MAX_NEAREST = 4096
 
 
