@@ -116,6 +116,9 @@ def test_per_world_seeds_give_each_world_its_single_env_episode():
     ("forage", {"group": "blue", "agent": 2, "opponents": {"blue": "random", "red": "random"}}),
     ("swarm", {}),
     (HUNT, {"group": "runner", "agent": 1}),
+    ("commons", {"agent": 1}),  # named actions (Discrete(6)) and a cooldown mask; rules despawn agents
+    ("ctf", {"group": "blue", "opponents": {"red": "random"}}),  # rules end the episode with a winner
+    ("mpe/simple_world_comm", {"group": "leader"}),  # a talking leader: Discrete(20)
 ])
 def test_world_env_passes_check_env(world, kw):
     env = WorldEnv(world, **kw)

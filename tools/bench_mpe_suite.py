@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from bench_vs_peers import run_json  # noqa: E402
+from bench_vs_peers import peer_pythons, run_json  # noqa: E402
 
 
 def _list(cmd: list[str], cwd: Path) -> list[str]:
@@ -41,9 +41,7 @@ def main() -> int:
     p.add_argument("--envs", default=None, help="comma-separated mpe2 names to run only those (simple_tag_v3,…)")
     a = p.parse_args()
     anchors = Path(a.anchors).resolve()
-    env_lines = subprocess.run(["bash", str(anchors / "setup.sh")], capture_output=True, text=True,
-                               check=True).stdout.split()
-    pys = dict(line.split("=", 1) for line in env_lines if "=" in line)
+    pys = peer_pythons(anchors)
     mpe2_envs = _list([pys["PY"], "bench_mpe2.py", "--list-envs"], anchors)
     jax_envs = [e[4:] for e in _list([pys["JAX_PY"], "bench_jaxmarl.py", "--list-envs"], anchors)
                 if e.startswith("MPE_")]

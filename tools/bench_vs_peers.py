@@ -47,6 +47,13 @@ def run_json(cmd: list[str], cwd: Path, env: dict | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def peer_pythons(anchors: Path) -> dict[str, str]:
+    """``{"PY": …, "JAX_PY": …}``: the anchors' virtual environments (``setup.sh`` creates them once)."""
+    env_lines = subprocess.run(["bash", str(anchors / "setup.sh")], capture_output=True, text=True,
+                               check=True).stdout.split()
+    return dict(line.split("=", 1) for line in env_lines if "=" in line)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--anchors", default=str(ROOT.parent / "shared" / "anchors"))
@@ -58,9 +65,7 @@ def main() -> int:
     p.add_argument("--baseline", default=None, help="another worldloom checkout to time the same way (before/after)")
     a = p.parse_args()
     anchors = Path(a.anchors).resolve()
-    env_lines = subprocess.run(["bash", str(anchors / "setup.sh")], capture_output=True, text=True,
-                               check=True).stdout.split()
-    pys = dict(line.split("=", 1) for line in env_lines if "=" in line)
+    pys = peer_pythons(anchors)
     common = ["--seconds", a.seconds, "--repeats", a.repeats, "--warmup", a.warmup]
     wl = [str(ROOT / ".venv" / "bin" / "worldloom"), "bench", "worlds/tag.yaml"]
     base_env = None

@@ -159,7 +159,8 @@ def _reward(rc: RuleContext, p: Any, path: tuple):
     agents = torch.zeros(n, dtype=torch.bool)
     for g in rc.app.groups.values():
         agents[g.sl] = True
-    agents = agents.to(rc.app.device)
+    fdt = rc.app.layout.float_dtype
+    agents = agents.to(device=rc.app.device, dtype=fdt)  # 1.0 on agent slots, made once
     if who in ("self", "other"):
         rows, dim = _rows(rc, who), 2 if who == "self" else 1
 
@@ -170,12 +171,13 @@ def _reward(rc: RuleContext, p: Any, path: tuple):
     if who == "all":
         def to_all(state, m):
             r = state[REWARD]
-            state[REWARD] = r + m.sum((1, 2)).to(r.dtype).unsqueeze(1) * value * agents.to(r.dtype)
+            state[REWARD] = r + m.sum((1, 2)).to(r.dtype).unsqueeze(1) * value * agents
         return to_all
     teams = rc.team_rows("self", path + ("to",))
     if who == "other_team":
         rc.other_team_rows(path + ("to",))
-    members = (rc.team_of.unsqueeze(0) == torch.arange(len(rc.teams), device=rc.app.device).unsqueeze(1)) & agents
+    members = ((rc.team_of.unsqueeze(0) == torch.arange(len(rc.teams), device=rc.app.device).unsqueeze(1))
+               & agents.bool()).to(fdt)  # [G, N]
     onehot = torch.nn.functional.one_hot(teams, len(rc.teams))  # [S, G]
 
     def to_team(state, m):
@@ -183,7 +185,7 @@ def _reward(rc: RuleContext, p: Any, path: tuple):
         per_team = (m.sum(2).unsqueeze(-1) * onehot).sum(1).to(r.dtype)  # [B, G] matches per team
         if who == "other_team":
             per_team = per_team.sum(1, keepdim=True) - per_team
-        state[REWARD] = r + (per_team @ members.to(r.dtype)) * value
+        state[REWARD] = r + (per_team @ members) * value
     return to_team
 
 
@@ -233,8 +235,9 @@ def _arena_uniform(state: dict, stream: str, shape: tuple, arena, dtype) -> torc
 
 
 def _place(rc: RuleContext, value: Any, path: tuple, what: str) -> torch.Tensor:
-    if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        raise rc.error(path, f"{what}: expected [x, y], got {describe(value)}")
+    if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= 3.0e38
+                                  for v in value):
+        raise rc.error(path, f"{what}: expected [x, y] of finite numbers, got {describe(value)}")
     return torch.tensor(value, dtype=rc.app.layout.float_dtype, device=rc.app.device)
 
 

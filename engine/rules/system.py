@@ -215,19 +215,19 @@ def _make_mask(app, g, named: dict, extra_refs: dict):
     if not checks:
         return None
     n = space.n
+    cols = [col for col, _ in checks]
 
     def mask(state: dict) -> torch.Tensor:
-        B = state["alive"].shape[0]
-        cols = []
-        allowed = {}
-        for col, conds in checks:
-            ok = torch.ones(B, g.size, 1, dtype=torch.bool, device=state["alive"].device)
-            for c in conds:
+        alive = state["alive"]
+        allowed = []
+        for _, conds in checks:  # one per named action with `available:` (a handful), not per entity
+            ok = conds[0](state, {})
+            for c in conds[1:]:
                 ok = ok & c(state, {})
-            allowed[col] = ok.squeeze(2)
-        for a in range(n):
-            cols.append(allowed.get(a, torch.ones(B, g.size, dtype=torch.bool, device=state["alive"].device)))
-        return torch.stack(cols, -1)
+            allowed.append(ok.reshape(ok.shape[0], -1).expand(alive.shape[0], g.size))
+        out = torch.ones(alive.shape[0], g.size, n, dtype=torch.bool, device=alive.device)
+        out[:, :, cols] = torch.stack(allowed, -1)
+        return out
     return mask
 
 

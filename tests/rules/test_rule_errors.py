@@ -110,6 +110,11 @@ CASES = {
           when: [{compare: [other.carried_by, "==", self]}]
           do: [{despawn: other}]
         """, "carried_by exists only in worlds where a rule attaches", "rules[0].when[0].compare[0]"),
+    "teleport to a non-finite place": ("""\
+        - name: r
+          of: [red]
+          do: [{teleport: {of: self, to: [.nan, 0.0]}}]
+        """, "teleport to: expected [x, y] of finite numbers", "rules[0].do[0].teleport.to"),
     "probability out of range": ("""\
         - {name: r, of: [red], when: [{chance: 1.5}], do: [{end: win}]}
         """, "expected a number in [0.0, 1.0], got number 1.5", "rules[0].when[0].chance"),
