@@ -23,7 +23,7 @@ WL = [str(ROOT / ".venv" / "bin" / "worldloom"), "bench", "worlds/tag.yaml"]
 
 
 def bench(worlds: int, threads: str, a) -> dict:
-    cmd = WL + ["--worlds", str(worlds), "--threads", threads, "--seconds", a.seconds, "--repeats", a.repeats,
+    cmd = WL[:2] + [a.world, "--worlds", str(worlds), "--threads", threads, "--seconds", a.seconds, "--repeats", a.repeats,
                 "--warmup", a.warmup, "--json"]
     print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
@@ -32,6 +32,7 @@ def bench(worlds: int, threads: str, a) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--world", default="worlds/tag.yaml", help="world to time (the busy process always runs tag)")
     p.add_argument("--worlds", default="1,64,4096")
     p.add_argument("--seconds", default="3")
     p.add_argument("--repeats", default="3")
