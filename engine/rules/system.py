@@ -74,6 +74,22 @@ def _uses(spec, effect: str) -> bool:
     return any(effect_name(e) == effect for r in spec.rules for e in r.do)
 
 
+def _uses_fresh(effect) -> bool:
+    """Does this effect read fresh spawn values (drawn before every tick, so only when some effect needs
+    them)? spawn always; respawn at spawn; despawn with respawn_after; teleport to spawn."""
+    name = effect_name(effect)
+    p = effect.get(name) if isinstance(effect, dict) else None
+    if name == "spawn":
+        return True
+    if name == "respawn":
+        return not (isinstance(p, dict) and p.get("at") == "place")
+    if name == "despawn":
+        return isinstance(p, dict) and p.get("respawn_after") is not None
+    if name == "teleport":
+        return not isinstance(p, dict) or p.get("to", "spawn") == "spawn"
+    return False
+
+
 def extra_refs(spec) -> dict[str, str]:
     """Per-entity state the rules declare that conditions may read (``carried_by`` where a rule attaches)."""
     return {CARRIED_BY: "entity"} if _uses(spec, "attach") else {}
@@ -249,7 +265,7 @@ def install_rules(app, listed_path: tuple | None = None) -> SystemDecl | None:
     _declare_rule_state(app)
     from engine.systems.spawn import apply_fresh, declare_fresh_spawn
 
-    needs_fresh = any(effect_name(e) in ("respawn", "spawn", "teleport", "despawn") for r in spec.rules for e in r.do)
+    needs_fresh = any(_uses_fresh(e) for r in spec.rules for e in r.do)
     fresh = declare_fresh_spawn(app, ("rules",), "rules") if needs_fresh else []
     rules = [_build_rule(app, i, r, fresh, extra) for i, r in enumerate(spec.rules)]
     timed_respawn = RESPAWN_IN in app.state
