@@ -29,7 +29,8 @@ from engine.world.values import check_spawn_range, check_value
 @dataclass
 class SpawnPlan:
     """Per-entity spawn rule of one component: kind 0 keep, 1 constant, 2 uniform(a, b), 3 normal(a, b),
-    4 ring (``rings``: at a distance from another entity's fresh value, drawn after the others)."""
+    4 ring (``rings``: at a distance from another entity's fresh value, drawn after the others), 5 a whole
+    number in [a, b)."""
 
     component: str
     kind: torch.Tensor  # [N] int8
@@ -158,8 +159,6 @@ def _spawn_plans(loaded: LoadedWorld, layout: Layout, initial: dict[str, torch.T
     for cname in sorted({c for et in spec.entities.values() for c in et.spawn}):
         rings: list = []
         c = comps[cname]
-        if not c.dtype.startswith("float"):
-            raise ctx.error(("components", cname), f"spawn rules need a float component; {cname!r} is {c.dtype}")
         kind = torch.zeros(n, dtype=torch.int8)
         a = initial[cname].clone()
         b = torch.zeros_like(a)
@@ -168,7 +167,19 @@ def _spawn_plans(loaded: LoadedWorld, layout: Layout, initial: dict[str, torch.T
             if rule is None:
                 continue
             sl, path = layout.types[tname].sl, ("entities", tname, "spawn", cname)
-            if rule.constant is not None:
+            whole = rule.constant is not None or rule.each is not None or rule.integers is not None
+            if not c.dtype.startswith("float") and not whole:
+                raise ctx.error(path, f"{cname!r} holds {c.dtype} values: spawn it with constant, each or integers "
+                                      "(uniform, normal and ring draw floats)")
+            if rule.integers is not None:
+                if c.shape:
+                    raise ctx.error(path + ("integers",), f"integers draws one number; {cname!r} has shape "
+                                                          f"{list(c.shape)}")
+                for i, v in enumerate(rule.integers):
+                    check_value(ctx, path + ("integers", i), v if i == 0 else v - 1, c.shape, c.dtype)
+                kind[sl] = 5
+                a[sl], b[sl] = rule.integers[0], rule.integers[1]
+            elif rule.constant is not None:
                 check_value(ctx, path + ("constant",), rule.constant, c.shape, c.dtype)
                 kind[sl], a[sl] = 1, torch.as_tensor(rule.constant, dtype=a.dtype)
             elif rule.each is not None:

@@ -11,7 +11,7 @@ first observation of its next episode, and the last observation of the finished 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,7 @@ class Sim:
         self.controlled_by = {g: s.name for s in plan.systems for g in s.controls}
         self.external_groups = [g for g in self.groups if g not in self.controlled_by]
         self._pre_tick = list(plan.app.pre_tick)
+        self._next_tick_only: list[Callable[[dict], None]] = []
         self._episode_end_hooks = list(plan.app.episode_end_hooks)
         self._metrics = self.table.metrics()
         self._events = self.table.events()
@@ -185,7 +186,7 @@ class Sim:
         prior = self.state
         gen_before = self._gen.get_state() if self._pre_tick else None  # pre-tick hooks draw from it
         self._write_actions(actions)
-        if self._pre_tick:
+        if self._pre_tick or self._next_tick_only:
             self._run_pre_tick()
         before = self.state
         st = self.threads.timed(lambda: self._tick(before))
@@ -200,6 +201,12 @@ class Sim:
         self.state = st
         return self._outputs(st, any_done)
 
+    def before_next_tick(self, fn: Callable[[dict], None]) -> None:
+        """Run ``fn(state)`` once, at the start of the next ``step``, after the world's own pre-tick draws
+        (fresh spawn values) and before the tick: a test can replace those draws with another simulator's
+        (``engine.interop.mpe2.feed_draws``). What it writes must keep its shape and dtype."""
+        self._next_tick_only.append(fn)
+
     def _run_pre_tick(self) -> None:
         """Pre-tick hooks (extensions' draws); what they write must keep its declared shape and dtype
         (the compiled tick reads its inputs exactly as it was traced: checked here, made contiguous)."""
@@ -207,6 +214,9 @@ class Sim:
         ids = {k: id(v) for k, v in st.items()}
         for hook in self._pre_tick:
             hook(st, self._gen, self.num_worlds)
+        once, self._next_tick_only = self._next_tick_only, []
+        for fn in once:
+            fn(st)
         changed = [k for k, v in st.items() if ids.get(k) != id(v) and k in self.table]
         if changed:
             try:

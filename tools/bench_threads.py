@@ -23,8 +23,8 @@ WL = [str(ROOT / ".venv" / "bin" / "worldloom"), "bench", "worlds/tag.yaml"]
 
 
 def bench(worlds: int, threads: str, a) -> dict:
-    cmd = WL[:2] + [a.world, "--worlds", str(worlds), "--threads", threads, "--seconds", a.seconds, "--repeats", a.repeats,
-                "--warmup", a.warmup, "--json"]
+    cmd = WL[:2] + [a.world, "--worlds", str(worlds), "--threads", threads, "--seconds", a.seconds,
+                    "--repeats", a.repeats, "--warmup", a.warmup, "--json"]
     print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -4,7 +4,9 @@ The worlds in ``worlds/mpe/`` follow mpe2's entity order — ``world.agents`` th
 — so entity ``i`` of the Sim is entity ``i`` of that list. ``load_state`` copies what the scenario
 holds per entity (positions, velocities, the communication channel ``c`` of agents where the world
 declares a ``comm`` component) and recomputes the observations, so the next ``sim.step`` with the
-same actions as ``env.step`` must give the same states, observations and rewards.
+same actions as ``env.step`` must give the same states, observations and rewards. Where a scenario
+draws random numbers mid-episode (collect_treasure's respawns), call ``feed_draws(sim, env)`` before
+each pair of steps: the Sim's next tick then uses the draws mpe2's next step will make.
 
 Example:
     >>> import engine, torch
@@ -22,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -72,6 +75,12 @@ def load_state(sim: Any, env: Any, attrs: dict[str, str] | None = None) -> None:
         put("comm", rows)
     for name, partners in _pairings(sim, entities, attrs or {}):
         put(f"pair.{name}", np.array(partners))
+    extras = _SCENARIO_STATE.get(_scenario_name(env))
+    for key, rows in (extras(world) if extras else {}).items():
+        if key not in state:
+            raise UserError(f"load_state: the Sim's world has no {key!r}; build it from worlds/mpe/"
+                            f"{_scenario_name(env)}.yaml")
+        put(key, rows)
     for hook in sim.table.derive_hooks:  # observations are derived from the state just written
         hook(state)
     sim.state = state
@@ -119,3 +128,65 @@ def _pairings(sim: Any, entities: list, attrs: dict[str, str]):
         if -1 in partners:
             raise UserError(f"load_state: a partner named by {attr!r} is not one of the mpe2 world's entities")
         yield name, partners
+
+
+def _scenario_name(env: Any) -> str:
+    """The mpe2 scenario module's name without its package (``collect_treasure``), or ``""``."""
+    scenario = getattr(getattr(env, "unwrapped", env), "scenario", None)
+    return type(scenario).__module__.rsplit(".", 1)[-1] if scenario is not None else ""
+
+
+def _collect_treasure_state(world: Any) -> dict[str, np.ndarray]:
+    """What a collector holds, the type a deposit accepts, each treasure's type and whether it is there."""
+    agents, landmarks = list(world.agents), list(world.landmarks)
+    holding = [(-1 if a.holding is None else int(a.holding)) if a.collector else -1 for a in agents]
+    accepts = [-1 if a.collector else int(a.d_i) for a in agents]
+    rest = [-1] * len(landmarks)
+    return {"holding": np.array(holding + rest), "accepts": np.array(accepts + rest),
+            "kind": np.array([0] * len(agents) + [int(lm.type) for lm in landmarks]),
+            "alive": np.array([True] * len(agents) + [bool(lm.alive) for lm in landmarks]),
+            "gone": np.zeros(len(agents) + len(landmarks), dtype=np.int64)}
+
+
+def _collect_treasure_draws(world: Any, n_agents: int) -> dict[int, tuple[np.ndarray, int]]:
+    """``entity index → (position, type)`` that mpe2's next ``post_step`` draws for each treasure picked up
+    earlier (in landmark order: a respawn coin, a position in [-0.95, 0.95]², a type), read from a copy
+    of its generator so mpe2 itself draws the same numbers."""
+    rng = copy.deepcopy(world.np_random)
+    draws = {}
+    for j, lm in enumerate(world.landmarks):
+        if lm.alive:
+            continue
+        if lm.respawn_prob != 1.0:
+            raise UserError(f"feed_draws: treasure {j} has respawn_prob {lm.respawn_prob}; the YAML world brings "
+                            "every treasure back on the next tick (mpe2's default, 1.0)")
+        rng.uniform()  # the respawn coin
+        pos = rng.uniform(-0.95, 0.95, world.dim_p)
+        draws[n_agents + j] = (pos, int(rng.integers(0, len(world.treasure_types))))
+    return draws
+
+
+def feed_draws(sim: Any, env: Any) -> None:
+    """Make the Sim's next tick use, in world 0, the random numbers mpe2's next step will draw
+    mid-episode (collect_treasure: where and as what a picked-up treasure comes back). Call it before
+    each ``env.step`` / ``sim.step`` pair; a no-op for scenarios that draw only at reset."""
+    world = mpe_world(env)
+    if _scenario_name(env) != "collect_treasure":
+        return
+    from engine.systems.spawn import FRESH
+
+    draws = _collect_treasure_draws(world, len(world.agents))
+    if not draws:
+        return
+
+    def use_mpe2_draws(state: dict) -> None:
+        for key, col in (("pos", 0), ("kind", 1)):
+            value = state[FRESH + key].clone()
+            for i, d in draws.items():
+                value[0, i] = torch.as_tensor(d[col], dtype=value.dtype)
+            state[FRESH + key] = value
+
+    sim.before_next_tick(use_mpe2_draws)
+
+
+_SCENARIO_STATE = {"collect_treasure": _collect_treasure_state}

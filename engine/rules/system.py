@@ -126,18 +126,19 @@ def _declare_rule_state(app) -> None:
 
 
 def _resolver(rc: RuleContext, exclusive: str, pick: str, path: tuple):
-    """Conflicts: keep one match per object (other), per subject (self), or both, by lowest index or seeded
-    random priority."""
+    """Conflicts: keep one match per object (other), per subject (self), one-to-one (both) or one per world,
+    by lowest index or seeded random priority."""
     if exclusive == "none":
         return lambda state, m: m
     stream = f"rules:{'/'.join(map(str, path))}:pick"
 
-    def keep_one(state, m, dim):
+    def scores(state, m):
         if pick == "random":
-            score = torch.where(m, Random(state, stream).uniform(tuple(m.shape)), -1.0)
-        else:
-            score = m.to(torch.int8)
-        first = score.argmax(dim, keepdim=True)
+            return torch.where(m, Random(state, stream).uniform(tuple(m.shape)), -1.0)
+        return m.to(torch.int8)
+
+    def keep_one(state, m, dim):
+        first = scores(state, m).argmax(dim, keepdim=True)
         idx = torch.arange(m.shape[dim], device=m.device).view((1, -1, 1) if dim == 1 else (1, 1, -1))
         return m & (idx == first)
 
@@ -145,12 +146,39 @@ def _resolver(rc: RuleContext, exclusive: str, pick: str, path: tuple):
         if exclusive == "world":
             B, S, objs = m.shape
             return keep_one(state, m.reshape(B, 1, S * objs), 2).reshape(B, S, objs)
-        if exclusive in ("other", "both"):
-            m = keep_one(state, m, 1)
-        if exclusive in ("self", "both"):
-            m = keep_one(state, m, 2)
-        return m
+        if exclusive == "both":
+            return _one_to_one(m, scores(state, m))
+        if exclusive == "other":
+            return keep_one(state, m, 1)
+        return keep_one(state, m, 2)
     return resolve
+
+
+def _one_to_one(m: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+    """A greedy one-to-one matching: objects in index order each take their best free subject (the highest
+    ``score``: the lowest index, or a seeded random priority) — MPE collect_treasure's pick-up loop.
+
+    With index priorities on both sides the stable matching is unique, so walking the smaller side (subjects
+    in order, each taking its lowest free object) gives the same pairs: ``min(S, O)`` steps of ``[B, ·]``
+    tensor ops, unrolled by the compiler."""
+    B, S, objs = m.shape
+    cols = []
+    if objs <= S or score.dtype != torch.int8:
+        free = torch.ones(B, S, dtype=torch.bool, device=m.device)
+        for o in range(objs):
+            cand = m[:, :, o] & free  # [B, S]
+            best = torch.where(cand, score[:, :, o].to(torch.float32), -2.0).argmax(1, keepdim=True)
+            take = cand & (torch.arange(S, device=m.device).view(1, -1) == best)
+            cols.append(take)
+            free = free & ~take
+        return torch.stack(cols, 2)
+    free = torch.ones(B, objs, dtype=torch.bool, device=m.device)
+    for s in range(S):
+        cand = m[:, s, :] & free  # [B, O]
+        take = cand & (torch.arange(objs, device=m.device).view(1, -1) == cand.to(torch.int8).argmax(1, keepdim=True))
+        cols.append(take)
+        free = free & ~take
+    return torch.stack(cols, 1)
 
 
 def _build_rule(app, i: int, rule, fresh: list[str], extra_refs: dict):

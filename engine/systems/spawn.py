@@ -16,11 +16,15 @@ def _kind_mask(kind: torch.Tensor, k: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def draw_spawn(plans: list, B: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """``component → [B, N, ...]`` fresh spawn values (constants, uniform and normal draws)."""
+    """``component → [B, N, ...]`` fresh spawn values (constants, uniform, normal and whole-number draws)."""
     out = {}
     for sp in plans:
         shape = (B,) + tuple(sp.a.shape)
         val = sp.a.expand(shape)
+        if bool((sp.kind == 5).any()):  # whole numbers in [a, b): drawn in float64, exact below 2**53
+            u = torch.rand(shape, generator=generator, device=sp.a.device, dtype=torch.float64)
+            drawn = (sp.a.double() + ((sp.b - sp.a).double() * u).floor()).to(sp.a.dtype)
+            val = torch.where(_kind_mask(sp.kind, 5, val), drawn, val)
         if bool((sp.kind == 2).any()):
             u = torch.rand(shape, generator=generator, device=sp.a.device, dtype=sp.a.dtype)
             val = torch.where(_kind_mask(sp.kind, 2, val), sp.a + (sp.b - sp.a) * u, val)

@@ -12,7 +12,7 @@ import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -47,6 +47,30 @@ class ComponentOf(OfTypes):
     """A component of the listed entities (see ``component``)."""
 
     name: str = fld(doc="Component name: built-in (pos, vel, radius, color …) or declared under components:.")
+
+
+FIELDS_SCHEMA = {"type": "array", "minItems": 1, "items": {"anyOf": [
+    {"type": "string"},
+    {"type": "object", "required": ["one_hot"], "additionalProperties": False, "properties": {"one_hot": {
+        "type": "object", "required": ["name", "n"], "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, "n": {"type": "integer", "minimum": 1}}}}}]}}
+FIELDS_DOC = ("What each entity contributes, in order: relative_pos, a component name (pos, vel, radius, color, "
+              "your own), or {one_hot: {name: C, n: K}} (an int component as K flags; -1 and values outside "
+              "0..K-1 read as zeros).")
+
+
+@dataclass(kw_only=True)
+class EntitiesOf(OfTypes):
+    """Per-entity records of the listed entities (see ``entities``)."""
+
+    fields: list[Any] = fld(schema=FIELDS_SCHEMA, doc=FIELDS_DOC)
+
+
+@dataclass(kw_only=True)
+class OwnFields:
+    """The agent's own record (see ``own``)."""
+
+    fields: list[Any] = fld(schema=FIELDS_SCHEMA, doc=FIELDS_DOC)
 
 
 @dataclass(kw_only=True)
@@ -122,11 +146,54 @@ def _reserve(env: BuildEnv, group: GroupPlan, types: list[str], path: tuple, flo
                 f"{k:,} entities)", path, "observe fewer entities (a shorter of: list, lower counts/capacities)")
 
 
-def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field_name: str,
-                 relative: bool, ) -> tuple[int, Callable]:
+def _fields(env: BuildEnv, group: GroupPlan, fields: list, path: tuple) -> list[tuple[int, Callable]]:
+    """``[(size, fn(state, gather) → [B, A|1, K, size])]`` for each field of a per-entity record; ``gather``
+    takes a ``[B, N, ...]`` tensor to the entities the agents look at."""
+    from engine.world.validation import describe, named_entry
+
+    comps = env.layout.components
+    a0, a1 = group.slice.start, group.slice.stop
+    out: list[tuple[int, Callable]] = []
+    for i, f in enumerate(fields):
+        at = path + (i,)
+        if f == "relative_pos":
+            out.append((2, lambda state, gather: gather(state["pos"]) - state["pos"][:, a0:a1].unsqueeze(2)))
+            continue
+        if isinstance(f, str):
+            _check_component(env, f, at)
+            per = math.prod(comps[f].shape)
+            out.append((per, lambda state, gather, f=f, per=per: _flat(gather(state[f]), per, state)))
+            continue
+        name, p = named_entry(env.ctx, f, at, "a field: relative_pos, a component name, or {one_hot: {name, n}}")
+        if name != "one_hot" or not isinstance(p, dict) or set(p) != {"name", "n"}:
+            raise env.ctx.error(at, f"expected relative_pos, a component name or {{one_hot: {{name: C, n: K}}}}, "
+                                    f"got {describe(f)}")
+        _check_component(env, p["name"], at + ("one_hot", "name"))
+        c = comps[p["name"]]
+        if c.dtype.startswith("float") or c.dtype == "bool" or c.shape:
+            raise env.ctx.error(at + ("one_hot", "name"), f"one_hot reads a single int component; {p['name']!r} is "
+                                                          f"{c.dtype} of shape {list(c.shape)}")
+        n = p["n"]
+        if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096):
+            raise env.ctx.error(at + ("one_hot", "n"), f"expected a whole number of classes in 1..4096, got "
+                                                       f"{describe(n)}")
+        ks = torch.arange(n, device=env.device)
+        out.append((n, lambda state, gather, c=p["name"], ks=ks:
+                    (gather(state[c]).unsqueeze(-1) == ks).to(state["pos"].dtype)))
+    return out
+
+
+def _flat(x: torch.Tensor, per: int, state: dict) -> torch.Tensor:
+    return x.reshape(x.shape[:3] + (per,)).to(state["pos"].dtype)
+
+
+def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, fields: list[tuple[int, Callable]],
+                 what: str) -> tuple[int, Callable]:
+    """Each agent's view of the listed entities: per entity the ``fields`` side by side (dead or unseen ones
+    as zeros), optionally only the ``nearest`` k, closest first."""
     env.check_types(p.of, path + ("of",))
-    per = math.prod(env.layout.components[field_name].shape)  # values per entity (2 for pos and vel)
-    _reserve(env, group, p.of, path, 3 * per, field_name if not relative else "relative_pos")
+    per = sum(size for size, _ in fields)  # values per entity
+    _reserve(env, group, p.of, path, 3 * per, what)
     idx = _others(env, group, p.of, p.exclude_self)
     span = _contiguous_span(env, p.of) if idx is None else None
     if idx is None and span is None:
@@ -140,13 +207,14 @@ def _entity_term(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple, field
     sees = _perception(env, p, path, idx, lo, hi, a0, a1)
     nearest = None if p.nearest is None else min(p.nearest, k)
 
+    def gather(x: torch.Tensor) -> torch.Tensor:
+        return _gather(x, idx, lo, hi)  # [B, A|1, K, ...]
+
     def term(state: dict) -> torch.Tensor:
-        x = _gather(state[field_name], idx, lo, hi)  # [B, A|1, K, *shape]
-        x = x.reshape(x.shape[:3] + (per,)).to(state["pos"].dtype)  # [B, A|1, K, per]
-        if relative:
-            x = x - state["pos"][:, a0:a1].unsqueeze(2)
-        else:
-            x = x.expand(-1, a1 - a0, -1, -1)
+        parts = [fn(state, gather) for _, fn in fields]
+        x = parts[0] if len(parts) == 1 else torch.cat(
+            [q.expand(q.shape[0], a1 - a0, q.shape[2], q.shape[3]) for q in parts], -1)
+        x = x.expand(-1, a1 - a0, -1, -1)
         shown = None
         if mortal:
             shown = _gather(state["alive"], idx, lo, hi).expand(-1, a1 - a0, -1)
@@ -213,12 +281,33 @@ def _perception(env: BuildEnv, p: OfTypes, path: tuple, idx, lo: int, hi: int, a
 
 def relative_pos(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
     """Positions of entities of the given types relative to the agent (MPE: landmark/other positions)."""
-    return _entity_term(env, group, p, path, "pos", relative=True)
+    return _entity_term(env, group, p, path, _fields(env, group, ["relative_pos"], path), "relative_pos")
 
 
 def vel(env: BuildEnv, group: GroupPlan, p: OfTypes, path: tuple):
     """Absolute velocities of entities of the given types (MPE: other agents' velocities)."""
-    return _entity_term(env, group, p, path, "vel", relative=False)
+    return _entity_term(env, group, p, path, _fields(env, group, ["vel"], path), "vel")
+
+
+def entities(env: BuildEnv, group: GroupPlan, p: EntitiesOf, path: tuple):
+    """A record per entity — its ``fields`` side by side — for the listed entities (MPE collect_treasure:
+    every other agent's relative position, velocity and type flags, nearest first)."""
+    return _entity_term(env, group, p, path, _fields(env, group, p.fields, path + ("fields",)), "entities")
+
+
+def own(env: BuildEnv, group: GroupPlan, p: OwnFields, path: tuple):
+    """The agent's own record (the same ``fields`` as ``entities``): e.g. a one-hot of what it holds."""
+    fields = _fields(env, group, p.fields, path + ("fields",))
+    a0, a1 = group.slice.start, group.slice.stop
+
+    def gather(x: torch.Tensor) -> torch.Tensor:
+        return x[:, a0:a1].unsqueeze(2)  # [B, A, 1, ...]
+
+    def term(state: dict) -> torch.Tensor:
+        x = torch.cat([fn(state, gather) for _, fn in fields], -1)
+        return x.reshape(x.shape[0], a1 - a0, -1)
+
+    return sum(size for size, _ in fields), term
 
 
 def component(env: BuildEnv, group: GroupPlan, p: ComponentOf, path: tuple):
@@ -228,7 +317,7 @@ def component(env: BuildEnv, group: GroupPlan, p: ComponentOf, path: tuple):
     observed as 0/1 and numbers. Dead entities of mortal types read as zeros, as in the other terms.
     """
     _check_component(env, p.name, path + ("name",))
-    return _entity_term(env, group, p, path, p.name, relative=False)
+    return _entity_term(env, group, p, path, _fields(env, group, [p.name], path + ("name",)), p.name)
 
 
 def _check_component(env: BuildEnv, name: str, path: tuple) -> None:
@@ -363,6 +452,8 @@ OBSERVATION_TERMS: dict[str, tuple[type, Callable]] = {
     "relative_pos": (OfTypes, relative_pos),
     "vel": (OfTypes, vel),
     "alive": (OfTypes, alive),
+    "entities": (EntitiesOf, entities),
+    "own": (OwnFields, own),
     "component": (ComponentOf, component),
     "partner_pos": (PartnerOf, partner_pos),
     "partner_component": (PartnerComponent, partner_component),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 
@@ -49,6 +50,14 @@ class DistanceReward:
     scale: float = fld(-0.1, doc="Reward per unit of distance (negative: closer is better).")
     reduce: str = fld("min", doc="min: nearest entity; sum: all of them.")
     squared: bool = fld(False, doc="Use the squared distance (MPE simple: reward −distance²).")
+    where: list[Any] | None = fld(None, schema={"type": "array", "items": {}},
+                                  doc="Conditions on the pair (self: the agent, other: the entity), as in rules: "
+                                      "only entities for which they hold count, e.g. [{compare: [other.accepts, "
+                                      "==, self.holding]}].")
+    otherwise: Literal["zero", "centroid"] = fld("zero", doc="When no entity counts (all dead, or none passes "
+                                                            "`where`): zero, or the distance to the centroid "
+                                                            "of all living entities of `to` (MPE collect_treasure's "
+                                                            "deposits).")
 
 
 @dataclass(kw_only=True)
@@ -180,15 +189,39 @@ def bounds_penalty(env: BuildEnv, group: GroupPlan, p: BoundsPenalty, path: tupl
     return term
 
 
+def _pair_filter(env: BuildEnv, group: GroupPlan, types: list[str], conditions: list, path: tuple):
+    """``fn(state) → [B, A, K]`` bool: the rules' conditions over (agent, entity) pairs; ``[K]`` entity indices."""
+    from engine.rules.conditions import build_condition
+    from engine.rules.context import RuleContext
+    from engine.rules.system import extra_refs
+
+    if not conditions:
+        raise env.ctx.error(path, "expected a list of conditions on the pair, e.g. [{compare: [other.kind, ==, "
+                                  "self.kind]}]")
+    rc = RuleContext(env, [group.slice.name], types, path, extra_refs(env.loaded.spec))
+    conds = [build_condition(rc, c, path + (i,)) for i, c in enumerate(conditions)]
+    A, K = group.size, len(rc.O)
+
+    def holds(state: dict) -> torch.Tensor:
+        cache: dict = {}
+        ok = conds[0](state, cache)
+        for c in conds[1:]:
+            ok = ok & c(state, cache)
+        return ok.expand(ok.shape[0], A, K)
+    return holds, rc.O
+
+
 def distance(env: BuildEnv, group: GroupPlan, p: DistanceReward, path: tuple):
     env.check_types(p.to, path + ("to",))
     if p.reduce not in ("min", "sum"):
         raise env.ctx.error(path + ("reduce",), f"expected 'min' or 'sum', got {p.reduce!r}")
     _reserve(env, group, p.to, path, 4, "distance")
     idx = env.layout.indices(p.to).to(env.device)
+    where = None
+    if p.where is not None:
+        where, idx = _pair_filter(env, group, p.to, p.where, path + ("where",))
     a0, a1 = group.slice.start, group.slice.stop
-
-    squared = p.squared
+    squared, centroid = p.squared, p.otherwise == "centroid"
 
     def term(state: dict, alive_before: torch.Tensor) -> torch.Tensor:
         pos = state["pos"]
@@ -196,13 +229,21 @@ def distance(env: BuildEnv, group: GroupPlan, p: DistanceReward, path: tuple):
             return pos.new_zeros(pos.shape[0], a1 - a0)
         d = (pos[:, a0:a1].unsqueeze(2) - pos[:, idx].unsqueeze(1)).square().sum(-1)
         d = d if squared else d.sqrt()
-        d = torch.where(state["alive"][:, idx].unsqueeze(1), d, torch.full_like(d, float("inf")))
+        live = state["alive"][:, idx].unsqueeze(1)
+        counts = live if where is None else live & where(state)
+        d = torch.where(counts, d, torch.full_like(d, float("inf")))
         if p.reduce == "min":
             r = d.min(-1).values
-            r = torch.where(torch.isinf(r), torch.zeros_like(r), r)
         else:
             r = torch.where(torch.isinf(d), torch.zeros_like(d), d).sum(-1)
-        return r * p.scale
+        none = ~counts.any(-1)  # [B, A]
+        fallback = torch.zeros_like(r)
+        if centroid:
+            w = live.squeeze(1).to(pos.dtype)  # [B, K]
+            c = (pos[:, idx] * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp_min(1)  # [B, 2]
+            dc = (c.unsqueeze(1) - pos[:, a0:a1]).square().sum(-1)
+            fallback = torch.where(live.any(-1), dc if squared else dc.sqrt(), fallback)
+        return torch.where(none, fallback, r) * p.scale
 
     return term
 

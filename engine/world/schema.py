@@ -139,6 +139,9 @@ class SpawnRule:
     each: list[Any] | None = fld(None, doc="One fixed value per slot of the type, in order (e.g. positions).")
     ring: RingSpawn | None = fld(None, doc="pos only: at `radius` from the first entity of `around`, in a random "
                                            "direction.")
+    integers: list[int] | None = fld(None, min_items=2, max_items=2,
+                                     doc="[low, high): a uniform whole number, high excluded (numpy's "
+                                         "Generator.integers), for int components (a treasure's type).")
 
     @classmethod
     def __coerce__(cls, value: Any) -> Any:
@@ -147,10 +150,16 @@ class SpawnRule:
         return value
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
-        given = [k for k in ("constant", "uniform", "normal", "each", "ring") if getattr(self, k) is not None]
+        kinds = ("constant", "uniform", "normal", "each", "ring", "integers")
+        given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ctx.error(path, f"expected exactly one of constant, uniform, normal, each, ring; got "
-                                  f"{given or 'none'}")
+            raise ctx.error(path, f"expected exactly one of {', '.join(kinds)}; got {given or 'none'}")
+        if self.integers is not None:
+            lo, hi = self.integers
+            if not all(isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2 ** 62 for v in (lo, hi)):
+                raise ctx.error(path + ("integers",), f"expected two whole numbers [low, high), got {self.integers}")
+            if hi <= lo:
+                raise ctx.error(path + ("integers",), f"expected low < high (high is excluded), got {self.integers}")
 
     @classmethod
     def __schema_alternatives__(cls) -> list[dict]:

@@ -193,7 +193,7 @@ def test_navigation_arrival_counts_once_and_the_last_arrival_ends_the_episode() 
 def test_the_games_compile_to_one_traced_tick_equal_to_the_eager_one() -> None:
     from engine.scheduler import _Compiled
 
-    for world in ("ctf", "commons", "navigation"):
+    for world in ("ctf", "commons", "navigation", "mpe/collect_treasure"):
         eager = engine.make(world, num_worlds=16, seed=4)
         fused = engine.make(world, num_worlds=16, seed=4, compile=True)
         gen = torch.Generator().manual_seed(1)
@@ -211,7 +211,7 @@ def test_the_games_compile_to_one_traced_tick_equal_to_the_eager_one() -> None:
                 for g in x:
                     assert torch.allclose(x[g].float(), y[g].float(), atol=1e-4), world
             for k in eager.state:
-                if k.startswith(("events.", "var.", "carried_by", "alive")):
+                if k.startswith(("events.", "var.", "carried_by", "alive", "holding", "kind")):
                     assert torch.equal(eager.state[k], fused.state[k]), (world, k)
             fired += sum(int(eager.state[k].sum()) for k in eager.state if k.startswith("events."))
         assert fired > 0, world  # the rules did something
