@@ -109,6 +109,9 @@ def install_extensions(app: App, plan, plugins: bool = True) -> None:
         build_terms(app, g)
     build_systems(app, plan)
     install_communication(app)
+    from engine.views.colors import check_render
+
+    check_render(app)
     if plugins:
         for name, ps in app.loaded.spec.plugins.items():
             kind = app.plugin_kinds.get(ps.kind)

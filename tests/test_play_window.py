@@ -255,3 +255,20 @@ def test_play_named_action_keys_come_from_the_world_file_and_respect_the_mask(tm
     assert 1 <= zaps
     assert any(line.startswith("actions zap: SPACE") for line in lines)
     assert any(line.startswith("events") for line in lines)
+
+
+def test_hud_shows_the_worlds_variables_per_team() -> None:
+    """ctf's score (a team variable) and captures_to_win (a world one) appear on the HUD, world 0's values."""
+    import torch
+
+    import engine
+    from engine.views.play.hud import variable_text
+
+    sim = engine.make("ctf", num_worlds=2, compile=False)
+    sim.reset(seed=0)
+    score = sim.state["var.score"].clone()
+    score[0] = torch.tensor([1, 0])
+    score[1] = torch.tensor([0, 2])  # another world: not shown
+    sim.state["var.score"] = score
+    assert variable_text(sim) == "vars score red 1 blue 0  captures_to_win 2"
+    assert variable_text(engine.make("tag", num_worlds=1, compile=False)) == ""  # no variables: no line

@@ -89,6 +89,7 @@ class PixelObserver:
 
     def __init__(self, sim: Sim) -> None:
         from engine.render import GLUnavailableError, Renderer, RenderStyle, create_headless_context
+        from engine.views.colors import color_by
         from engine.views.sim_view import shape_ids
 
         spec = sim.plan.spec
@@ -108,6 +109,7 @@ class PixelObserver:
                 "without GL.)") from exc
         self.renderer = Renderer(self.ctx, RenderStyle(background=tuple(float(c) for c in spec.render.background)))
         self.shapes = shape_ids(sim)
+        self._colors = color_by(sim)
         self.arena = list(spec.world.arena)
         # Groups sharing a tile size share one framebuffer (one draw per shape, one read-back).
         self._by_size: dict[tuple[int, int], list[_PixelGroup]] = {}
@@ -145,7 +147,8 @@ class PixelObserver:
 
         from engine.render import Frame, agent_cameras, fit_camera
 
-        frame = Frame(pos=state["pos"], radius=state["radius"], color=state["color"], alive=state["alive"],
+        color = self._colors(state) if self._colors is not None else state["color"]
+        frame = Frame(pos=state["pos"], radius=state["radius"], color=color, alive=state["alive"],
                       shape=self.shapes)
         b = frame.num_worlds
         out: dict[str, torch.Tensor] = {}

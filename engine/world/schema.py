@@ -318,6 +318,16 @@ class PluginSpec:
 
 
 @dataclass(kw_only=True)
+class ColorBy:
+    """An entity type's colour from the value of one of its int components (a treasure's type, what a
+    collector holds): ``colors[value]``; values outside the list keep the ``color`` component."""
+
+    component: str = fld(doc="An int component of the type (declared under components:).")
+    colors: list[list[float]] = fld(min_items=1, max_items=256, ge=0, le=1,
+                                    doc="RGB in 0..1 for the values 0, 1, 2 … in order.")
+
+
+@dataclass(kw_only=True)
 class RenderSettings:
     """How the world looks (window, offscreen frames, pixel observations)."""
 
@@ -326,6 +336,8 @@ class RenderSettings:
     background: list[float] = fld(factory=lambda: [1.0, 1.0, 1.0], ge=0, le=1, min_items=3, max_items=3,
                                   doc="Background RGB in 0..1.")
     shapes: dict[str, Literal["circle", "square"]] = fld(factory=dict, doc="Per entity type: drawn shape.")
+    color_by: dict[str, ColorBy] = fld(factory=dict, doc="Per entity type: draw it in the colour of an int "
+                                                         "component's value (variables drawn by the renderer).")
     tick_rate: float | None = fld(None, gt=0, le=1000,
                                   doc="Ticks per second in the window (default: 1/dt).")
     controls: dict[str, str] = fld(factory=dict,

@@ -95,3 +95,31 @@ def test_frame_cache_follows_in_place_writes(gl_ctx: object) -> None:
     assert view.frame() is not first
     with pytest.raises(IndexError, match="out of range"):
         view.render(3)
+
+
+def test_color_by_draws_an_int_components_value(gl_ctx: object) -> None:
+    """collect_treasure colours a treasure by its type and a collector by what it holds (render.color_by);
+    the color component itself is untouched, and the drawing follows the value when it changes."""
+    sim = engine.make("mpe/collect_treasure", num_worlds=1, seed=0, compile=False)
+    sim.reset(seed=0)
+    st = dict(sim.state)
+    pos = torch.zeros_like(st["pos"])
+    pos[0, :, 0] = torch.linspace(-0.9, 0.9, pos.shape[1])  # every entity apart on a line
+    st["pos"], st["kind"], st["holding"] = pos, st["kind"].clone(), st["holding"].clone()
+    st["radius"] = torch.full_like(st["radius"], 0.05)  # treasures are tiny: big enough to sample
+    st["kind"][0, 8:] = torch.tensor([0, 1, 0, 1, 0, 1])
+    st["holding"][0, :6] = torch.tensor([-1, 0, 1, -1, -1, -1])
+    sim.state = st
+    view = SimView(sim, size=(256, 256), ctx=gl_ctx)
+    spec = sim.plan.spec.render.color_by
+    expect = {8: spec["treasure"].colors[0], 9: spec["treasure"].colors[1], 1: spec["collector"].colors[0],
+              2: spec["collector"].colors[1], 0: sim.state["color"][0, 0].tolist()}  # 0 holds nothing: its own
+    image = view.render(0)
+    for i, rgb in expect.items():
+        r, c = to_pixel(pos[0, i].tolist(), (256, 256), view.camera())
+        np.testing.assert_allclose(image[r, c], np.round(np.array(rgb) * 255), atol=2, err_msg=f"entity {i}")
+    assert sim.state["color"][0, 8].tolist() == pytest.approx([0.6, 0.6, 0.3])  # the state is not rewritten
+    sim.state["holding"][0, 0] = 1  # picks up: drawn in the other colour from the next frame on
+    r, c = to_pixel(pos[0, 0].tolist(), (256, 256), view.camera())
+    np.testing.assert_allclose(view.render(0)[r, c], np.round(np.array(spec["collector"].colors[1]) * 255), atol=2)
+    view.release()

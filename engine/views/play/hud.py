@@ -48,6 +48,9 @@ def hud_lines(player: Player) -> list[str]:
     if events:  # the rules' firings this episode, world 0 (docs/world-format.md#rules)
         lines.append("events " + "  ".join(f"{k} {n}" for k, n in events if n) if any(n for _, n in events)
                      else "events: none yet this episode")
+    variables = variable_text(sim)
+    if variables:
+        lines.append(variables)
     named = {k: v for k, v in player.controls.keys.items() if k not in ("up", "down", "left", "right")}
     if named:
         lines.append("actions " + "  ".join(f"{k}: {'/'.join(v)}" for k, v in named.items()))
@@ -57,6 +60,24 @@ def hud_lines(player: Player) -> list[str]:
         lines.append(player.message)
     lines.append("H: help")
     return lines
+
+
+def variable_text(sim) -> str:
+    """``"score red 1 blue 0  captures_to_win 2"``: the world's variables in world 0 (team ones per team)."""
+    parts = []
+    for key, value in sim.state.items():
+        if not key.startswith("var."):
+            continue
+        v = value[0]
+        if v.dim() == 0:
+            parts.append(f"{key[4:]} {_number(v)}")
+        else:  # a team variable: one value per agent group, in agents: order
+            parts.append(f"{key[4:]} " + " ".join(f"{g} {_number(x)}" for g, x in zip(sim.groups, v)))
+    return "vars " + "  ".join(parts) if parts else ""
+
+
+def _number(v) -> str:
+    return f"{float(v):.2f}" if v.is_floating_point() else str(int(v))
 
 
 def _return_text(group: str, current: float, last: float | None) -> str:
