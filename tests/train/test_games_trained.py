@@ -38,9 +38,10 @@ def test_a_trained_red_team_wins_capture_the_flag_against_a_random_team_in_80_pe
     assert random.get("wins/red", 0.0) < 0.1, random
 
 
-def test_trained_harvesters_collect_more_apples_than_random_ones() -> None:
-    """docs/training.md: 1.4–1.6× random, short of the 2× the issue asks for (the trained agents zap)."""
-    trained = evaluate("commons", {"harvester": _policy("commons", "harvester")}, deterministic=False,
+@pytest.mark.parametrize("sampled", [False, True], ids=["argmax", "sampled"])
+def test_trained_harvesters_collect_twice_the_apples_of_random_ones(sampled: bool) -> None:
+    """docs/training.md: about 3.5× random, argmax or sampled actions."""
+    trained = evaluate("commons", {"harvester": _policy("commons", "harvester")}, deterministic=not sampled,
                        **EPISODES).summary()
     random = evaluate("commons", {}, **EPISODES).summary()
-    assert trained["events/eat"][0] >= 1.3 * random["events/eat"][0], (trained, random)
+    assert trained["events/eat"][0] >= 2.0 * random["events/eat"][0], (trained, random)
