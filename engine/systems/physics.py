@@ -12,14 +12,20 @@ open-loop twin of shadow mode and the exact-physics models exported to ONNX in t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
 from engine.core.actions import continuous_action_force, direction_table, discrete_action_force
+from engine.systems.broadphase import UniformGrid, grid_contact_forces
 from engine.world.validation import fld
 
 #: Up to this many entities per world, contacts are computed on the list of entity pairs (see below).
 PAIR_LIST_MAX_ENTITIES = 12
+#: Above this many colliding entities per world, ``broadphase: auto`` finds contacts through a grid.
+GRID_MIN_ENTITIES = 256
+#: Entities left out of contacts because their grid cell was full, per episode (see broadphase).
+CROWDED = "physics.crowded"
 
 
 @dataclass(frozen=True)
@@ -95,15 +101,18 @@ def integrate(pos: torch.Tensor, vel: torch.Tensor, force: torch.Tensor, mass: t
 
 def physics_step(state: dict, action_force: torch.Tensor, dt: float, damping: float,
                  contact_force: float, margin: float, contacts: bool = True, pairs: PairList | None = None,
-                 not_self: torch.Tensor | None = None, colliders: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+                 not_self: torch.Tensor | None = None, colliders: torch.Tensor | None = None,
+                 grid: GridContacts | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Forces (actions + contacts) and integration on a state dict; returns new ``(pos, vel)``.
 
     ``colliders`` (entity indices) restricts contacts to the entities that can collide: the others
-    neither push nor are pushed, so leaving them out changes nothing but the work."""
+    neither push nor are pushed, so leaving them out changes nothing but the work. With ``grid`` the
+    contacts are found through a uniform-grid broad phase (see ``GridContacts``)."""
     alive = state["alive"]
     force = action_force
-    if contacts and colliders is None:
+    if contacts and grid is not None:
+        force = force + grid_forces(state, grid, contact_force, margin)
+    elif contacts and colliders is None:
         force = force + contact_forces(state["pos"], state["radius"], state["collide"] & alive,
                                        contact_force, margin, pairs, not_self)
     elif contacts and len(colliders):
@@ -121,6 +130,15 @@ class PhysicsParams:
 
     contacts: bool = fld(True, doc="Apply soft contact forces between colliding entities.")
     substeps: int = fld(1, ge=1, le=100, doc="Integration substeps per tick (dt / substeps each).")
+    broadphase: Literal["auto", "grid", "all_pairs"] = fld(
+        "auto", doc="How contacts are found: all_pairs (N² work), grid (a uniform grid over the arena: work "
+                    "∝ N), auto: grid above 256 colliding entities.")
+    per_cell: int | None = fld(None, ge=1, le=256, doc="Grid: entities one cell holds (more are left out of "
+                                                       "contacts for the tick and counted in info['events']"
+                                                       "['crowded']); default: as many disks of the smallest "
+                                                       "radius as fit in a cell overlapping by 10 %.")
+    cell: float | None = fld(None, gt=0, doc="Grid: cell side (default: the largest contact distance, 2 × the "
+                                             "largest radius + 20 contact margins).")
 
 
 @dataclass(kw_only=True)
@@ -211,24 +229,121 @@ def make_physics(env, p: PhysicsParams, path: tuple = ("systems",)):
     substeps, contacts = p.substeps, p.contacts
     colliders = _colliders(env) if contacts else None
     n = env.layout.n if colliders is None else len(colliders)
-    not_self = pairs = None
-    if contacts:
+    not_self = pairs = grid = None
+    if contacts and (p.broadphase == "grid" or (p.broadphase == "auto" and n > GRID_MIN_ENTITIES)):
+        grid = _grid(env, p, colliders, margin, path)
+    elif contacts:
         env.reserve(n * n * (PAIR_FLOATS * env.float_size + PAIR_BOOLS),
                     f"physics contacts between {n:,} entities ([N, N] pair temporaries)", path,
-                    "lower the entities' count/capacity, or turn contacts off (physics: {contacts: false})")
+                    "lower the entities' count/capacity, turn contacts off (physics: {contacts: false}) or use "
+                    "the grid broad phase (physics: {broadphase: grid})")
         pairs = PairList.build(n, env.dtype, env.device) if 1 < n <= PAIR_LIST_MAX_ENTITIES else None
         not_self = ~torch.eye(n, dtype=torch.bool, device=env.device)
     small_batch = 64  # below this many worlds the extra matrix products cost more than they save
+
+    walls = _walls(env)
 
     def physics(state: dict) -> None:
         force = action_forces(state)
         state["action_force"] = force
         pl = pairs if state["pos"].shape[0] >= small_batch else None
         for _ in range(substeps):
+            before = state["pos"]
             state["pos"], state["vel"] = physics_step(state, force, dt, damping, cf, margin, contacts, pl,
-                                                      not_self, colliders)
+                                                      not_self, colliders, grid)
+            if walls is not None:
+                walls(state, before)
 
     return physics
+
+
+def _walls(env):
+    """``fn(state, pos_before)``: keep moving, colliding disks outside the world's walls (None: no walls)."""
+    from engine.systems.walls import resolve_walls
+
+    spec = env.loaded.spec.walls
+    segments = spec.segment_list()
+    if not segments:
+        return None
+    seg = torch.tensor(segments, dtype=env.dtype, device=env.device)
+    decls = env.state.decls
+    who = (decls["movable"].default.to(torch.bool) & decls["collide"].default.to(torch.bool)).cpu()
+    rows = who.nonzero().flatten().to(env.device)
+    env.reserve(len(rows) * len(seg) * 12 * env.float_size, f"the walls ({len(seg):,} segments × {len(rows):,} "
+                f"moving entities)", ("walls",), "use fewer wall segments (merge boxes) or fewer moving entities")
+    restitution = float(spec.restitution)
+
+    def walls(state: dict, before: torch.Tensor) -> None:
+        pos, vel = state["pos"], state["vel"]
+        moving = (state["movable"] & state["alive"] & state["collide"])[:, rows].unsqueeze(-1)
+        p1, v1 = resolve_walls(before[:, rows], pos[:, rows], vel[:, rows], state["radius"][:, rows], seg,
+                               restitution)
+        state["pos"] = pos.index_copy(1, rows, torch.where(moving, p1, pos[:, rows]))
+        state["vel"] = vel.index_copy(1, rows, torch.where(moving, v1, vel[:, rows]))
+    return walls
+
+
+@dataclass(frozen=True)
+class GridContacts:
+    """The broad phase of one world: the moving colliders binned in a grid sized by *their* radii, and the
+    static colliders (pillars, obstacles: few, often large) checked against every mover directly — so a
+    big static entity does not force big cells on a crowd of small disks, and static pairs cost nothing."""
+
+    grid: UniformGrid
+    movers: torch.Tensor  # [M] entity indices
+    statics: torch.Tensor  # [S] entity indices
+
+
+def grid_forces(state: dict, gc: GridContacts, contact_force: float, margin: float) -> torch.Tensor:
+    """``[B, N, 2]`` contact forces on the moving colliders (zeros elsewhere); counts crowded movers."""
+    pos, radius, active = state["pos"], state["radius"], state["collide"] & state["alive"]
+    m = gc.movers
+    pm, rm, am = pos[:, m], radius[:, m], active[:, m]
+    sub, crowded = grid_contact_forces(pm, rm, am, None, gc.grid, contact_force, margin)
+    state[CROWDED] = state[CROWDED] + crowded
+    if len(gc.statics):
+        s = gc.statics
+        sub = sub + cross_contact_forces(pm, rm, am, pos[:, s], radius[:, s], active[:, s], contact_force, margin)
+    return torch.zeros_like(pos).index_add(1, m, sub)
+
+
+def cross_contact_forces(pos_a: torch.Tensor, rad_a: torch.Tensor, act_a: torch.Tensor, pos_b: torch.Tensor,
+                         rad_b: torch.Tensor, act_b: torch.Tensor, contact_force: float, margin: float
+                         ) -> torch.Tensor:
+    """``[B, A, 2]`` soft contact forces on the ``a`` entities from the (distinct) ``b`` entities."""
+    dx = pos_a[..., 0].unsqueeze(2) - pos_b[..., 0].unsqueeze(1)  # [B, A, Bn]
+    dy = pos_a[..., 1].unsqueeze(2) - pos_b[..., 1].unsqueeze(1)
+    dist = (dx * dx + dy * dy).sqrt()
+    penetration = torch.nn.functional.softplus(-(dist - rad_a.unsqueeze(2) - rad_b.unsqueeze(1)) / margin) * margin
+    pair = act_a.unsqueeze(2) & act_b.unsqueeze(1)
+    scale = torch.where(pair, contact_force * penetration / dist.clamp_min(1e-12), 0.0)
+    return torch.stack(((dx * scale).sum(-1), (dy * scale).sum(-1)), dim=-1)
+
+
+def _grid(env, p: PhysicsParams, colliders: torch.Tensor | None, margin: float, path: tuple) -> GridContacts:
+    """The broad phase: a grid over the arena for the moving colliders, the static ones apart."""
+    from engine.core.state import StateDecl
+
+    decls = env.state.decls
+    radius = decls["radius"].default.to(torch.float64).cpu()
+    movable = decls["movable"].default.to(torch.bool).cpu()
+    idx = colliders.cpu() if colliders is not None else torch.arange(len(radius))
+    movers, statics = idx[movable[idx]], idx[~movable[idx]]
+    max_r = float(radius[movers].max()) if len(movers) else 0.0
+    min_r = float(radius[movers].min()) if len(movers) else 0.0
+    if p.cell is not None and p.cell < 2 * max_r:
+        raise env.ctx.error(path + ("cell",), f"expected a cell of at least the largest contact distance between "
+                                              f"moving entities (2 × radius {max_r:g} = {2 * max_r:g}), got {p.cell:g}")
+    side = max(float(p.cell or 0.0), 2 * max_r + 20 * margin)
+    per_cell = p.per_cell or int(min(256, max(4, (side / max(1.8 * min_r, 1e-9) + 1) ** 2)))
+    grid = UniformGrid.build(list(env.params.arena), max_r + 10 * margin, per_cell, p.cell)
+    env.reserve((grid.cells + 1) * grid.per_cell * 8 + len(movers) * (9 * grid.per_cell + len(statics))
+                * (8 * env.float_size + 9), f"the contact grid ({grid.nx} × {grid.ny} cells × {grid.per_cell}, "
+                f"{len(movers):,} moving and {len(statics):,} static colliders)", path,
+                "use a larger cell or fewer entities per cell (physics: {cell, per_cell})")
+    env.add_state(StateDecl(CROWDED, "world", (), "int64", 0, owner="physics", record=True, event="crowded",
+                            doc="entities left out of contacts because their grid cell was full (this episode)"))
+    return GridContacts(grid, movers.to(env.device), statics.to(env.device))
 
 
 def _colliders(env) -> torch.Tensor | None:

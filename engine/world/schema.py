@@ -97,6 +97,61 @@ class WorldParams:
 
 
 @dataclass(kw_only=True)
+class WallMap:
+    """Walls drawn as text: each ``wall`` character is a square cell of side ``cell``."""
+
+    rows: list[str] = fld(min_items=1, max_items=4096, doc="The map, top row first (e.g. '#....#').")
+    cell: float = fld(gt=0, doc="Side of one character's cell, in world units.")
+    origin: list[float] = fld(min_items=2, max_items=2, doc="World position of the map's bottom-left corner.")
+    wall: str = fld("#", doc="The character that is a wall.")
+
+
+@dataclass(kw_only=True)
+class Walls:
+    """Static walls (continuous worlds): moving, colliding disks stay outside them, never tunnel through."""
+
+    segments: list[list[float]] = fld(factory=list, max_items=65536,
+                                      doc="Line segments [x0, y0, x1, y1] (zero thickness: a disk keeps its "
+                                          "radius away).")
+    boxes: list[list[float]] = fld(factory=list, max_items=65536, doc="Axis-aligned boxes [x_min, y_min, x_max, "
+                                                                      "y_max].")
+    map: WallMap | None = fld(None, doc="An ASCII map whose wall cells become boxes.")
+    restitution: float = fld(0.0, ge=0, le=1, doc="0: a disk hitting a wall slides along it; 1: it bounces.")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        import math
+
+        for key, n in (("segments", 4), ("boxes", 4)):
+            for i, item in enumerate(getattr(self, key)):
+                if len(item) != n or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in item):
+                    raise ctx.error(path + (key, i), f"expected {n} finite numbers, got {item}")
+                if key == "boxes" and not (item[0] < item[2] and item[1] < item[3]):
+                    raise ctx.error(path + (key, i), f"expected x_min < x_max and y_min < y_max, got {item}")
+                if key == "segments" and item[:2] == item[2:]:
+                    raise ctx.error(path + (key, i), f"expected two different end points, got {item}")
+        if self.map is not None and len(self.map.wall) != 1:
+            raise ctx.error(path + ("map", "wall"), f"expected one character, got {self.map.wall!r}")
+
+    def segment_list(self) -> list[list[float]]:
+        """Every wall as segments: the segments, each box's four edges, the map's cells merged into boxes."""
+        from engine.systems.walls import box_edges, map_boxes
+
+        out = [list(map(float, s)) for s in self.segments]
+        boxes = list(self.boxes)
+        if self.map is not None:
+            boxes += map_boxes(self.map.rows, self.map.cell, tuple(self.map.origin), self.map.wall)
+        for b in boxes:
+            out += box_edges(*map(float, b))
+        return out
+
+    def all_boxes(self) -> list[list[float]]:
+        from engine.systems.walls import map_boxes
+
+        extra = map_boxes(self.map.rows, self.map.cell, tuple(self.map.origin), self.map.wall) if self.map else []
+        return [list(map(float, b)) for b in self.boxes] + extra
+
+
+@dataclass(kw_only=True)
 class ComponentDecl:
     """A user-declared component: one value of this shape per entity, in every world."""
 
@@ -424,6 +479,7 @@ class WorldSpec:
     episode: Episode = fld(factory=Episode, doc="Episode length and termination.")
     plugins: dict[str, PluginSpec] = fld(factory=dict, max_items=64, doc="Learned subsystems (ONNX).")
     render: RenderSettings = fld(factory=RenderSettings, doc="Rendering settings.")
+    walls: Walls = fld(factory=Walls, doc="Static walls: segments, boxes, an ASCII map (see Walls).")
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
         if self.version != FORMAT_VERSION:
