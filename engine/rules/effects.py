@@ -92,10 +92,11 @@ def _assign(rc: RuleContext, p: Any, path: tuple, add: bool):
         raise rc.error(path + (1,), f"{p[0]} has shape {list(target.shape)}; expected a constant list of "
                                     f"{target.shape[0]} numbers, got {describe(p[1])}")
     if target.scope in ("self", "other"):
-        if target.name == "collide":
-            raise rc.error(path + (0,), "collide is decided when the world is built (contacts are computed only "
-                                        "for the types declared to collide); despawn the entity, or give it "
-                                        "another type, instead of switching collide in a rule")
+        if target.name in ("collide", "movable"):
+            raise rc.error(path + (0,), f"{target.name} is decided when the world is built (physics moves only "
+                                        "the types declared movable and computes contacts only for those declared "
+                                        "to collide); despawn the entity, or give it another type, instead of "
+                                        f"switching {target.name} in a rule")
         return _assign_entity(rc, target, value, add)
     if isinstance(p[1], str) and not add:
         raise rc.error(path + (1,), f"setting a {target.scope} variable takes a constant value, got {p[1]!r}")

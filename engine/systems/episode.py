@@ -10,6 +10,7 @@ import torch
 
 from engine.core.random import advance_counter
 from engine.core.system import SystemDecl
+from engine.systems.physics import movable_entities
 
 
 def observe(plan, state: dict) -> None:
@@ -42,9 +43,13 @@ def _rewards(g, state: dict, alive_before: torch.Tensor, mortal: bool) -> torch.
 NONFINITE = "event.nonfinite"
 
 
-def _nonfinite_worlds(state: dict, groups: list) -> torch.Tensor:
-    """``[B]`` bool: worlds whose positions, velocities or rewards are NaN or infinite after this tick."""
-    ok = torch.isfinite(state["pos"]).flatten(1).all(1) & torch.isfinite(state["vel"]).flatten(1).all(1)
+def _nonfinite_worlds(state: dict, groups: list, movers: torch.Tensor | None = None) -> torch.Tensor:
+    """``[B]`` bool: worlds whose positions, velocities or rewards are NaN or infinite after this tick.
+
+    ``movers``: only these entities' positions and velocities are checked — the types declared movable;
+    the others never move (a rule may not make them), and what rules place is checked finite at load."""
+    pos, vel = (state["pos"], state["vel"]) if movers is None else (state["pos"][:, movers], state["vel"][:, movers])
+    ok = torch.isfinite(pos).flatten(1).all(1) & torch.isfinite(vel).flatten(1).all(1)
     for g in groups:
         ok = ok & torch.isfinite(state[g.reward_key]).all(1)
     return ~ok
@@ -62,6 +67,7 @@ def make_finish(plan):
     groups = list(plan.groups.values())
     mortal = plan.env.mortal_types
     guard = getattr(spec.world, "on_nonfinite", "reset") != "ignore"
+    movers = movable_entities(plan.env)
     check_actions = "action_error" in plan.state
     end_flags = list(plan.env.end_flags)
     timers = list(plan.env.respawn_timers)
@@ -81,7 +87,7 @@ def make_finish(plan):
         for g in groups:
             state[g.reward_key] = _rewards(g, state, alive_before, g.slice.name in mortal)
         if guard:
-            bad = _nonfinite_worlds(state, groups)
+            bad = _nonfinite_worlds(state, groups, movers)
             state[NONFINITE] = bad
             world_term = world_term | bad
         for g in groups:
