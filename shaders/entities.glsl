@@ -16,6 +16,8 @@ in float in_radius;     // per instance: radius / half side, world units
 in vec3 in_color;       // per instance: RGB 0..1
 in vec3 in_camera;      // per instance: tile camera (cx, cy, half_extent of the shorter side)
 in vec2 in_origin;      // per instance: tile's bottom-left corner in target pixels (integers)
+in vec2 in_half;        // per instance: a rectangle's half sides, world units (u_shape 2: walls)
+in vec2 in_rot;         // per instance: a rectangle's direction (cos, sin) of its first side
 
 uniform vec2 u_target_size;  // drawing area (viewport) size in pixels
 uniform vec2 u_tile_size;    // tile size in pixels (w, h)
@@ -25,13 +27,15 @@ flat out vec2 v_center;      // tile-local pixels
 flat out float v_radius;     // pixels
 flat out vec3 v_color;
 flat out vec2 v_origin;
+flat out vec2 v_half;        // pixels
+flat out vec2 v_rot;
 
 void main() {
     float scale = min(u_tile_size.x, u_tile_size.y) / (2.0 * in_camera.z);  // pixels per world unit
     vec2 rel = (in_pos - in_camera.xy) * scale;
     rel.y *= u_flip;
     vec2 center = 0.5 * u_tile_size + rel;
-    float r = in_radius * scale;
+    float r = in_radius * scale;  // for a rectangle: its half diagonal, so the quad covers it turned
     // One pixel beyond the edge covers the anti-aliased fringe (coverage reaches 0 at d = +0.5 px);
     // clamping to the tile keeps the rasteriser from visiting pixels of neighbouring tiles at all.
     vec2 local = clamp(center + in_corner * (r + 1.0), vec2(0.0), u_tile_size);
@@ -41,13 +45,15 @@ void main() {
     v_radius = r;
     v_color = in_color;
     v_origin = in_origin;
+    v_half = in_half * scale;
+    v_rot = vec2(in_rot.x, in_rot.y * u_flip);
 }
 
 #elif defined FRAGMENT_SHADER
 
 uniform vec2 u_tile_size;
 uniform vec2 u_viewport_origin;  // gl_FragCoord is window-relative; subtract the viewport corner
-uniform int u_shape;             // 0 circle, 1 square (axis-aligned, half side = radius)
+uniform int u_shape;             // 0 circle, 1 square (axis-aligned, half side = radius), 2 rectangle
 uniform float u_outline_width;   // pixels, 0 = no outline
 uniform vec3 u_outline_color;
 
@@ -55,6 +61,8 @@ flat in vec2 v_center;
 flat in float v_radius;
 flat in vec3 v_color;
 flat in vec2 v_origin;
+flat in vec2 v_half;
+flat in vec2 v_rot;
 
 out vec4 f_color;
 
@@ -69,7 +77,12 @@ void main() {
     if (u_shape == 0) {
         d = length(p) - v_radius;
     } else {
-        vec2 q = abs(p) - vec2(v_radius);
+        vec2 half_side = vec2(v_radius);
+        if (u_shape == 2) {  // a rectangle turned by v_rot: into its own frame
+            p = vec2(dot(p, v_rot), dot(p, vec2(-v_rot.y, v_rot.x)));
+            half_side = v_half;
+        }
+        vec2 q = abs(p) - half_side;
         d = length(max(q, 0.0)) + min(max(q.x, q.y), 0.0);
     }
     float coverage = clamp(0.5 - d, 0.0, 1.0);  // one-pixel anti-aliased edge

@@ -13,7 +13,7 @@ context is created or something is drawn or written, so training code never need
 (64, 64, 3)
 """
 
-from .frame import SHAPE_CIRCLE, SHAPE_SQUARE, Frame, agent_cameras, fit_camera
+from .frame import SHAPE_CIRCLE, SHAPE_SQUARE, Frame, agent_cameras, fit_camera, wall_rects
 from .offscreen import GLUnavailableError, create_headless_context
 from .renderer import Renderer
 from .resources import load_program, shader_dir
@@ -35,4 +35,5 @@ __all__ = [
     "fit_camera",
     "load_program",
     "shader_dir",
+    "wall_rects",
 ]

@@ -53,6 +53,9 @@ class Frame:
     - ``cameras`` optional ``[B, C, 3]`` float32 ``(cx, cy, half_extent)``: C views per world (e.g. one
       per agent, see :func:`agent_cameras`), used by ``Renderer.render_tiles`` when it is given no
       cameras. ``half_extent`` is the world distance from the view's centre to its shorter edge.
+    - ``walls`` optional ``[W, 6]`` float32 static rectangles, the same in every world: centre x, y, half
+      sides, direction (cos, sin) of the first side (:func:`wall_rects` makes them from segments and
+      boxes), drawn in ``wall_color`` under the entities.
 
     >>> f = Frame(pos=np.zeros((2, 3, 2)), radius=np.full(3, 0.1), color=np.ones((3, 3)))
     >>> f.num_worlds, f.num_entities, f.radius.shape
@@ -65,6 +68,8 @@ class Frame:
     alive: np.ndarray | None = None
     shape: np.ndarray | None = None
     cameras: np.ndarray | None = None
+    walls: np.ndarray | None = None
+    wall_color: tuple[float, float, float] = (0.3, 0.3, 0.32)
 
     def __post_init__(self) -> None:
         pos = to_numpy(self.pos, np.float32, "pos")
@@ -99,8 +104,12 @@ class Frame:
             _expect_shape(cameras, (b, None, 3), "cameras", "B worlds, C views, (cx, cy, half_extent)")
             if not (cameras[..., 2] > 0).all():
                 raise ValueError("Frame.cameras: half_extent (last column) must be > 0")
+        walls = None
+        if self.walls is not None:
+            walls = to_numpy(self.walls, np.float32, "walls")
+            _expect_shape(walls, (None, 6), "walls", "W walls, (x, y, half_x, half_y, cos, sin)")
         for name, value in (("pos", pos), ("radius", radius), ("color", color),
-                            ("alive", alive), ("shape", shape), ("cameras", cameras)):
+                            ("alive", alive), ("shape", shape), ("cameras", cameras), ("walls", walls)):
             object.__setattr__(self, name, value)
 
     @property
@@ -164,3 +173,17 @@ def fit_camera(arena: Sequence[float], width: int, height: int, margin: float = 
     s = min(w, h)
     half_extent = max(hx * s / w, hy * s / h) * (1.0 + margin)
     return ((x0 + x1) / 2, (y0 + y1) / 2, half_extent)
+
+
+def wall_rects(segments: list[list[float]], boxes: list[list[float]], width: float = 0.01) -> np.ndarray:
+    """``[W, 6]`` rectangles for :class:`Frame` ``walls``: each segment ``[x0, y0, x1, y1]`` as a bar
+    ``width`` thick (world units), each box ``[x_min, y_min, x_max, y_max]`` filled."""
+    rows = []
+    for x0, y0, x1, y1 in segments:
+        length = float(np.hypot(x1 - x0, y1 - y0))
+        rows.append([(x0 + x1) / 2, (y0 + y1) / 2, length / 2 + width / 2, width / 2, (x1 - x0) / length,
+                     (y1 - y0) / length])
+    for x0, y0, x1, y1 in boxes:
+        rows.append([(x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2, 1.0, 0.0])
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 6)
+

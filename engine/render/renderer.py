@@ -24,10 +24,11 @@ from .style import RenderStyle
 if TYPE_CHECKING:  # pragma: no cover - moderngl is imported lazily so `import engine.render` needs no GL
     import moderngl
 
-# Per-instance record: pos(2) radius(1) color(3) camera(3) tile origin(2), float32.
-_INSTANCE_FLOATS = 11
-_INSTANCE_FORMAT = "2f 1f 3f 3f 2f/i"
-_INSTANCE_ATTRS = ("in_pos", "in_radius", "in_color", "in_camera", "in_origin")
+# Per-instance record: pos(2) radius(1) color(3) camera(3) tile origin(2) half sides(2) direction(2), float32.
+_INSTANCE_FLOATS = 15
+_INSTANCE_FORMAT = "2f 1f 3f 3f 2f 2f 2f/i"
+_INSTANCE_ATTRS = ("in_pos", "in_radius", "in_color", "in_camera", "in_origin", "in_half", "in_rot")
+SHAPE_RECT = 2  # walls: oriented rectangles (Frame.walls), drawn under the entities
 # Read back RGB, not RGBA: Mesa's RGB repack costs ~2 ms at 2048², but dropping the alpha byte in
 # numpy's strided tile split costs ~14 ms, while splitting RGB rows copies whole w*3-byte runs (<1 ms).
 _READ_COMPONENTS = 3
@@ -52,7 +53,25 @@ def build_instances(frame: Frame, world_of_tile: np.ndarray, cameras: np.ndarray
     inst[:, 3:6] = frame.color[world, ent]
     inst[:, 6:9] = cameras[tile]
     inst[:, 9:11] = origins[tile]
+    inst[:, 11:13] = inst[:, 2:3]
+    inst[:, 13], inst[:, 14] = 1.0, 0.0
     return inst
+
+
+def build_wall_instances(walls: np.ndarray, color: np.ndarray, cameras: np.ndarray, origins: np.ndarray
+                         ) -> np.ndarray:
+    """Instance records ``[T·W, 15]`` for walls ``[W, 6]`` (centre x, y, half sides, cos, sin) in T tiles."""
+    t, w = cameras.shape[0], walls.shape[0]
+    if t == 0 or w == 0:
+        return np.empty((0, _INSTANCE_FLOATS), dtype=np.float32)
+    inst = np.empty((t, w, _INSTANCE_FLOATS), dtype=np.float32)
+    inst[..., 0:2] = walls[:, 0:2]
+    inst[..., 2] = np.hypot(walls[:, 2], walls[:, 3])  # the quad covers the turned rectangle
+    inst[..., 3:6] = color
+    inst[..., 6:9] = cameras[:, None]
+    inst[..., 9:11] = origins[:, None]
+    inst[..., 11:15] = walls[:, 2:6]
+    return inst.reshape(t * w, _INSTANCE_FLOATS)
 
 
 class _InstanceBatch:
@@ -117,6 +136,7 @@ class Renderer:
         corners = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
         self._quad = ctx.buffer(corners.tobytes())
         self._batches = {shape: _InstanceBatch(ctx, self._program, self._quad, 1024) for shape in SHAPES}
+        self._walls = _InstanceBatch(ctx, self._program, self._quad, 64)
         info = ctx.info
         limit = min(min(info["GL_MAX_VIEWPORT_DIMS"]), info["GL_MAX_RENDERBUFFER_SIZE"])
         self.max_framebuffer_size = min(limit, max_framebuffer_size or limit)
@@ -189,7 +209,7 @@ class Renderer:
 
     def release(self) -> None:
         """Free the GL objects; the renderer cannot draw afterwards."""
-        for batch in self._batches.values():
+        for batch in (*self._batches.values(), self._walls):
             batch.release()
         for obj in (self._fbo, self._color, self._quad, self._program):
             if obj is not None:
@@ -293,6 +313,9 @@ class Renderer:
         prog["u_viewport_origin"].value = (float(vx), float(vy))
         prog["u_outline_width"].value = float(style.outline_width)
         prog["u_outline_color"].value = tuple(float(c) for c in style.outline_color)
+        if frame.walls is not None and len(frame.walls):
+            prog["u_shape"].value = SHAPE_RECT
+            self._walls.draw(build_wall_instances(frame.walls, frame.wall_color, cams, origins))
         for shape, batch in self._batches.items():
             instances = build_instances(frame, wot, cams, origins, shape)
             if instances.shape[0]:

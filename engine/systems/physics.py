@@ -281,12 +281,13 @@ def _walls(env):
     env.reserve(len(rows) * len(seg) * 12 * env.float_size, f"the walls ({len(seg):,} segments × {len(rows):,} "
                 f"moving entities)", ("walls",), "use fewer wall segments (merge boxes) or fewer moving entities")
     restitution = float(spec.restitution)
+    boxes = torch.tensor(spec.all_boxes(), dtype=env.dtype, device=env.device) if spec.all_boxes() else None
 
     def walls(state: dict, before: torch.Tensor) -> None:
         pos, vel = state["pos"], state["vel"]
         moving = (state["movable"] & state["alive"] & state["collide"])[:, rows].unsqueeze(-1)
         p1, v1 = resolve_walls(before[:, rows], pos[:, rows], vel[:, rows], state["radius"][:, rows], seg,
-                               restitution)
+                               restitution, boxes)
         state["pos"] = pos.index_copy(1, rows, torch.where(moving, p1, pos[:, rows]))
         state["vel"] = vel.index_copy(1, rows, torch.where(moving, v1, vel[:, rows]))
     return walls

@@ -106,6 +106,20 @@ class InZone:
 
 
 @dataclass(kw_only=True)
+class Lidar:
+    """Rays from the agent (see ``lidar``)."""
+
+    rays: int = fld(16, ge=1, le=1024, doc="Number of rays, evenly spread over the full circle.")
+    range: float = fld(1.0, gt=0, doc="Longest distance a ray reads; nothing hit reads this value.")
+    of: list[str] = fld(factory=list, doc="Entity types the rays hit (disks; dead ones are not hit).")
+    walls: bool = fld(True, doc="The world's walls (segments, boxes, map cells) stop the rays too.")
+    per_type: bool = fld(False, doc="One channel per listed type (then walls) instead of the nearest hit of "
+                                    "any: rays × (types + walls) values.")
+    angle: float = fld(0.0, doc="Direction of the first ray, in degrees (0: +x; counter-clockwise).")
+    exclude_self: bool = fld(True, doc="The agent's own disk does not stop its rays.")
+
+
+@dataclass(kw_only=True)
 class CustomTerm:
     """A user term: ``fn(state, group) -> [B, A, size]`` found by dotted path."""
 
@@ -435,6 +449,46 @@ def in_zone(env: BuildEnv, group: GroupPlan, p: InZone, path: tuple):
     return len(zones), term
 
 
+def lidar(env: BuildEnv, group: GroupPlan, p: Lidar, path: tuple):
+    """Distances along ``rays`` rays from the agent's centre to the first disk of the listed types or wall,
+    ``range`` when nothing is hit (VMAS's lidar): ``rays`` values, or ``rays × (types + walls)`` with
+    ``per_type``. An agent inside a listed disk reads 0 on every ray."""
+    from engine.terms.lidar import disk_hits, segment_hits
+
+    env.check_types(p.of, path + ("of",)) if p.of else None
+    segments = env.loaded.spec.walls.segment_list() if p.walls else []
+    if not p.of and not segments:
+        raise env.ctx.error(path, "expected something for the rays to hit: of: [entity types], or walls in the "
+                                  "world's walls: section")
+    theta = torch.deg2rad(torch.tensor(p.angle, dtype=torch.float64)) + torch.arange(p.rays, dtype=torch.float64) \
+        * (2 * math.pi / p.rays)
+    u = torch.stack((theta.cos(), theta.sin()), -1).to(env.dtype).to(env.device)  # [R, 2]
+    seg = torch.tensor(segments, dtype=env.dtype, device=env.device) if segments else None
+    per_type = [(env.layout.indices([t]).to(env.device)) for t in p.of] if p.per_type else \
+        ([env.layout.indices(p.of).to(env.device)] if p.of else [])
+    a0, a1, rng, skip_self = group.slice.start, group.slice.stop, float(p.range), p.exclude_self
+    me = torch.arange(a0, a1, device=env.device)
+    k = sum(len(i) for i in per_type)
+    env.reserve(group.size * max(k, 1) * p.rays * 6 * env.float_size, f"the lidar ({group.size:,} agents × {k:,} "
+                f"disks × {p.rays} rays)", path, "use fewer rays or list fewer entity types")
+
+    def term(state: dict) -> torch.Tensor:
+        o = state["pos"][:, a0:a1]  # [B, A, 2]
+        channels = []
+        for idx in per_type:
+            hide = (~state["alive"][:, idx]).unsqueeze(1)  # [B, 1, K]
+            if skip_self:
+                hide = hide | (idx.view(1, 1, -1) == me.view(1, -1, 1))
+            channels.append(disk_hits(o, u, state["pos"][:, idx], state["radius"][:, idx], hide, rng))
+        if seg is not None:
+            channels.append(segment_hits(o, u, seg, rng))
+        if not p.per_type:
+            channels = [torch.stack(channels, -1).amin(-1)] if len(channels) > 1 else channels
+        return torch.cat(channels, -1)  # [B, A, R × channels]
+
+    return p.rays * ((len(p.of) + (seg is not None)) if p.per_type else 1), term
+
+
 def custom(env: BuildEnv, group: GroupPlan, p: CustomTerm, path: tuple):
     """A user-written term ``fn(state, group) -> [B, A, size]``, by dotted path (under the trust policy).
 
@@ -454,6 +508,7 @@ OBSERVATION_TERMS: dict[str, tuple[type, Callable]] = {
     "alive": (OfTypes, alive),
     "entities": (EntitiesOf, entities),
     "own": (OwnFields, own),
+    "lidar": (Lidar, lidar),
     "component": (ComponentOf, component),
     "partner_pos": (PartnerOf, partner_pos),
     "partner_component": (PartnerComponent, partner_component),

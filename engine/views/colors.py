@@ -1,4 +1,6 @@
-"""Colours by value (``render.color_by``): an entity type drawn in the colour of an int component's value.
+"""What the renderer draws besides the entities' own colour: colours by value and the walls.
+
+Colours by value (``render.color_by``): an entity type drawn in the colour of an int component's value.
 
 Only the drawing changes — the ``color`` component in the state stays what the world says — so the
 window, offscreen frames, videos and pixel observations all show the value (what a collector holds, a
@@ -53,3 +55,17 @@ def color_by(sim) -> Callable[[dict], torch.Tensor] | None:
             out[:, sl] = torch.where(known.unsqueeze(-1), drawn.to(out.dtype), out[:, sl])
         return out
     return colors
+
+
+def wall_frame_rects(sim):
+    """``[W, 6]`` rectangles of the world's walls for :class:`engine.render.Frame` (None: no walls): the
+    segments as bars 1 % of the arena thick, boxes and map cells filled."""
+    from engine.render.frame import wall_rects
+
+    walls = sim.plan.spec.walls
+    if not walls.segments and not walls.all_boxes():
+        return None
+    arena = sim.plan.spec.world.arena
+    width = 0.01 * min(arena[1] - arena[0], arena[3] - arena[2]) / 2
+    return wall_rects([list(map(float, s)) for s in walls.segments], walls.all_boxes(), width)
+

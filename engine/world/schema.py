@@ -133,15 +133,14 @@ class Walls:
             raise ctx.error(path + ("map", "wall"), f"expected one character, got {self.map.wall!r}")
 
     def segment_list(self) -> list[list[float]]:
-        """Every wall as segments: the segments, each box's four edges, the map's cells merged into boxes."""
-        from engine.systems.walls import box_edges, map_boxes
+        """Every wall as segments: the segments, each box's four edges, the outline of the map's wall cells."""
+        from engine.systems.walls import box_edges, map_segments
 
         out = [list(map(float, s)) for s in self.segments]
-        boxes = list(self.boxes)
-        if self.map is not None:
-            boxes += map_boxes(self.map.rows, self.map.cell, tuple(self.map.origin), self.map.wall)
-        for b in boxes:
+        for b in self.boxes:
             out += box_edges(*map(float, b))
+        if self.map is not None:
+            out += map_segments(self.map.rows, self.map.cell, tuple(self.map.origin), self.map.wall)
         return out
 
     def all_boxes(self) -> list[list[float]]:

@@ -123,3 +123,25 @@ def test_color_by_draws_an_int_components_value(gl_ctx: object) -> None:
     r, c = to_pixel(pos[0, 0].tolist(), (256, 256), view.camera())
     np.testing.assert_allclose(view.render(0)[r, c], np.round(np.array(spec["collector"].colors[1]) * 255), atol=2)
     view.release()
+
+
+def test_walls_are_drawn_under_the_entities(gl_ctx: object) -> None:
+    """worlds/walls.yaml: a segment's bar, a box's inside and a map cell are wall-coloured; open floor is not."""
+    sim = engine.make("walls", num_worlds=1, seed=0, compile=False)
+    sim.reset(seed=0)
+    st = dict(sim.state)
+    st["pos"] = torch.full_like(st["pos"], 5.0)  # every agent far out of view
+    sim.state = st
+    view = SimView(sim, size=(256, 256), ctx=gl_ctx)
+    image = view.render(0)
+    wall = np.round(np.array([0.3, 0.3, 0.32]) * 255)
+    for xy in ([0.32, 0.32], [-0.22, -0.45], [0.59, -0.26]):  # boxes and a map cell: filled
+        r, c = to_pixel(xy, (256, 256), view.camera())
+        np.testing.assert_allclose(image[r, c], wall, atol=2, err_msg=str(xy))
+    for xy in ([-0.6, 0.3], [0.35, -0.7]):  # segments: bars about a pixel thick (anti-aliased)
+        r, c = to_pixel(xy, (256, 256), view.camera())
+        assert image[r - 1:r + 2, c - 1:c + 2].min() < 160, xy
+    for xy in ([0.0, 0.0], [-0.5, 0.3], [0.35, -0.6]):
+        r, c = to_pixel(xy, (256, 256), view.camera())
+        assert image[r, c].tolist() == [255, 255, 255], xy
+    view.release()
