@@ -56,6 +56,10 @@ def run(args) -> int:
         print(f"  agents {g.name}: {g.size} × observation [{g.obs_size}], actions: {g.action_space.describe()}, "
               f"{len(g.reward_fns)} reward term(s)")
     print("  systems: " + " → ".join(s.name for s in plan.systems))
+    segments = spec.walls.segment_list()
+    if segments:
+        print(f"  walls: {len(segments)} segments ({len(spec.walls.segments)} given, {len(spec.walls.boxes)} boxes"
+              + (f", a {len(spec.walls.map.rows)}-row map" if spec.walls.map else "") + ")")
     if spec.rules:
         print(f"  rules ({len(spec.rules)}, in this order): " + ", ".join(r.name for r in spec.rules))
     for note in plan.app.notes:

@@ -264,10 +264,20 @@ def test_components_over_the_memory_budget(tmp_path, capsys):
     assert "GiB per world copy" in msg and "lower entities.<type>.count/capacity" in msg
 
 
+ALL_PAIRS = "systems: [{physics: {broadphase: all_pairs}}]"
+
+
 def test_contacts_between_many_entities_are_over_the_budget(tmp_path, capsys):
-    text = edit("count: 1\n", "count: 60000\n")
-    both(write(tmp_path, text), capsys, "world.yaml:16:", "systems[0]: physics contacts between 60,002 entities",
-         "GiB per world copy", "expected at most 1.0 GiB per world copy", "physics: {contacts: false}")
+    text = edit("count: 1\n", "count: 60000\n").replace("systems: [physics]", ALL_PAIRS)
+    both(write(tmp_path, text), capsys, "world.yaml:16:", "systems[0].physics: physics contacts between 60,002",
+         "GiB per world copy", "expected at most 1.0 GiB per world copy", "physics: {contacts: false}",
+         "physics: {broadphase: grid}")
+
+
+def test_many_colliding_entities_fit_through_the_grid_by_default(tmp_path):
+    """broadphase auto: above 256 colliders the contacts go through a grid, whose memory grows with N."""
+    sim, _ = run_world(write(tmp_path, edit("count: 1\n", "count: 60000\n")), steps=1)
+    assert sim.layout.n == 60002 and "physics.crowded" in sim.state
 
 
 def test_many_entities_without_contacts_allocate_no_n_by_n_matrix(tmp_path, monkeypatch):
@@ -285,7 +295,7 @@ def test_many_entities_without_contacts_allocate_no_n_by_n_matrix(tmp_path, monk
 
 
 def test_the_budget_can_be_raised(tmp_path, monkeypatch):
-    text = edit("count: 1\n", "count: 6000\n")
+    text = edit("count: 1\n", "count: 6000\n").replace("systems: [physics]", ALL_PAIRS)
     refused(write(tmp_path, text), "physics contacts between 6,002 entities")
     monkeypatch.setenv("WORLDLOOM_MAX_WORLD_MIB", "4096")
     engine.load_world(write(tmp_path, text))
