@@ -56,6 +56,7 @@ uniform vec2 u_viewport_origin;  // gl_FragCoord is window-relative; subtract th
 uniform int u_shape;             // 0 circle, 1 square (axis-aligned, half side = radius), 2 rectangle
 uniform float u_outline_width;   // pixels, 0 = no outline
 uniform vec3 u_outline_color;
+uniform float u_opacity;         // 1 for entities and walls; below 1 for translucent zones
 
 flat in vec2 v_center;
 flat in float v_radius;
@@ -93,7 +94,7 @@ void main() {
     if (u_outline_width > 0.0) {
         color = mix(color, u_outline_color, clamp(d + u_outline_width + 0.5, 0.0, 1.0));
     }
-    f_color = vec4(color, coverage);
+    f_color = vec4(color, coverage * u_opacity);
 }
 
 #endif

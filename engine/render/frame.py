@@ -56,6 +56,8 @@ class Frame:
     - ``walls`` optional ``[W, 6]`` float32 static rectangles, the same in every world: centre x, y, half
       sides, direction (cos, sin) of the first side (:func:`wall_rects` makes them from segments and
       boxes), drawn in ``wall_color`` under the entities.
+    - ``zones`` optional tuple of ``(rects [K, 6], disks [D, 3], rgb, opacity)``: static regions drawn
+      translucent under the walls (rectangles as ``walls``, disks as x, y, radius).
 
     >>> f = Frame(pos=np.zeros((2, 3, 2)), radius=np.full(3, 0.1), color=np.ones((3, 3)))
     >>> f.num_worlds, f.num_entities, f.radius.shape
@@ -70,6 +72,7 @@ class Frame:
     cameras: np.ndarray | None = None
     walls: np.ndarray | None = None
     wall_color: tuple[float, float, float] = (0.3, 0.3, 0.32)
+    zones: tuple | None = None
 
     def __post_init__(self) -> None:
         pos = to_numpy(self.pos, np.float32, "pos")

@@ -58,15 +58,24 @@ def build_instances(frame: Frame, world_of_tile: np.ndarray, cameras: np.ndarray
     return inst
 
 
-def build_wall_instances(walls: np.ndarray, color: np.ndarray, cameras: np.ndarray, origins: np.ndarray
-                         ) -> np.ndarray:
-    """Instance records ``[T·W, 15]`` for walls ``[W, 6]`` (centre x, y, half sides, cos, sin) in T tiles."""
+def _disk_rects(disks: np.ndarray) -> np.ndarray:
+    """Disks ``[D, 3]`` (x, y, r) as the ``[D, 6]`` records of :func:`build_wall_instances`."""
+    out = np.zeros((len(disks), 6), dtype=np.float32)
+    out[:, 0:2], out[:, 2:4], out[:, 4] = disks[:, 0:2], disks[:, 2:3], 1.0
+    return out
+
+
+def build_wall_instances(walls: np.ndarray, color: np.ndarray, cameras: np.ndarray, origins: np.ndarray,
+                         radius: np.ndarray | None = None) -> np.ndarray:
+    """Instance records ``[T·W, 15]`` for walls ``[W, 6]`` (centre x, y, half sides, cos, sin) in T tiles
+    (``radius``: draw them as circles of these radii instead)."""
     t, w = cameras.shape[0], walls.shape[0]
     if t == 0 or w == 0:
         return np.empty((0, _INSTANCE_FLOATS), dtype=np.float32)
     inst = np.empty((t, w, _INSTANCE_FLOATS), dtype=np.float32)
     inst[..., 0:2] = walls[:, 0:2]
-    inst[..., 2] = np.hypot(walls[:, 2], walls[:, 3])  # the quad covers the turned rectangle
+    # the quad covers the turned rectangle (its half diagonal), or the circle
+    inst[..., 2] = np.hypot(walls[:, 2], walls[:, 3]) if radius is None else radius
     inst[..., 3:6] = color
     inst[..., 6:9] = cameras[:, None]
     inst[..., 9:11] = origins[:, None]
@@ -313,6 +322,17 @@ class Renderer:
         prog["u_viewport_origin"].value = (float(vx), float(vy))
         prog["u_outline_width"].value = float(style.outline_width)
         prog["u_outline_color"].value = tuple(float(c) for c in style.outline_color)
+        prog["u_opacity"].value = 1.0
+        for rects, disks, rgb, opacity in frame.zones or ():  # translucent, under everything else
+            prog["u_opacity"].value = float(opacity)
+            if len(rects):
+                prog["u_shape"].value = SHAPE_RECT
+                self._walls.draw(build_wall_instances(rects, np.asarray(rgb, np.float32), cams, origins))
+            if len(disks):
+                prog["u_shape"].value = 0
+                self._walls.draw(build_wall_instances(_disk_rects(disks), np.asarray(rgb, np.float32), cams,
+                                                      origins, radius=disks[:, 2]))
+        prog["u_opacity"].value = 1.0
         if frame.walls is not None and len(frame.walls):
             prog["u_shape"].value = SHAPE_RECT
             self._walls.draw(build_wall_instances(frame.walls, frame.wall_color, cams, origins))

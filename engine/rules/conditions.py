@@ -13,6 +13,7 @@ condition                                    holds when
 ``{action: NAME}``                           the subject took the named action this tick
 ``{compare: [LEFT, OP, RIGHT]}``             e.g. ``[self.cooldown, "==", 0]``, ``[other.carried_by, ==, self]``
 ``{inside: [TYPES]}`` / ``{inside: {of, types}}`` self (or other) lies inside a living entity of TYPES
+``{inside: {zones: [NAMES], of}}``           self's (or other's) centre lies in a static zone (zones:)
 ``{carries: [TYPES]}``                       self (or ``{of: other}``) carries an entity of TYPES
 ``{count: {types, within, op, value, of}}``  how many living entities of TYPES are within R of self
 ``{chance: P}``                              a seeded coin with probability P (per match)
@@ -178,7 +179,32 @@ def _side_and_types(rc, p, path, what: str) -> tuple[str, list[str]]:
     return side, _types_param(rc, p["types"], path + ("types",))
 
 
+def _inside_zones(rc, p, path):
+    """``{inside: {zones: [names], of: self|other}}``: the entity's centre lies in one of the static zones."""
+    from engine.world.zones import build_zones
+
+    if set(p) - {"of", "zones"} or not isinstance(p.get("zones"), list) or not p["zones"]:
+        raise rc.error(path, f"expected {{zones: [zone names], of: self|other}}, got {describe(p)}")
+    side = p.get("of", "self")
+    if side not in ("self", "other"):
+        raise rc.error(path + ("of",), f"expected self or other, got {describe(side)}")
+    if side == "other":
+        _need_pairs(rc, "inside: {of: other}", path)
+    zones = build_zones(rc.app, p["zones"], path + ("zones",))
+    rows = rc.S if side == "self" else rc.O
+
+    def inside(state, cache):
+        pos = state["pos"][:, rows]
+        hit = zones[0].inside(pos)
+        for z in zones[1:]:
+            hit = hit | z.inside(pos)
+        return hit.unsqueeze(2) if side == "self" else hit.unsqueeze(1)
+    return inside
+
+
 def _inside(rc, p, path):
+    if isinstance(p, dict) and "zones" in p:
+        return _inside_zones(rc, p, path)
     side, types = _side_and_types(rc, p, path, "inside")
     zones = rc.indices(types)
     rows = rc.S if side == "self" else rc.O

@@ -100,7 +100,8 @@ class VariableOf:
 class InZone:
     """Whether the agent is inside each zone (see ``in_zone``)."""
 
-    of: list[str] = fld(min_items=1, doc="Zone entity types (forests, bases), one value per zone entity.")
+    of: list[str] = fld(factory=list, doc="Zone entity types (forests, bases), one value per zone entity.")
+    zones: list[str] = fld(factory=list, doc="Static zones (zones:), one value per zone: its centre lies in it.")
     inside: float = fld(1.0, doc="Value when the agent overlaps the zone.")
     outside: float = fld(-1.0, doc="Value otherwise (MPE world_comm: -1).")
 
@@ -435,18 +436,28 @@ def variable(env: BuildEnv, group: GroupPlan, p: VariableOf, path: tuple):
 
 def in_zone(env: BuildEnv, group: GroupPlan, p: InZone, path: tuple):
     """Per zone entity: ``inside`` when the agent overlaps it (distance < r_agent + r_zone), else ``outside``
-    (MPE world_comm's in_forest flags)."""
-    env.check_types(p.of, path + ("of",))
+    (MPE world_comm's in_forest flags); then per static zone (``zones:``): whether the agent's centre is in it."""
+    from engine.world.zones import build_zones
+
+    if not p.of and not p.zones:
+        raise env.ctx.error(path, "expected zone entity types (of: [...]) or static zones (zones: [...])")
+    env.check_types(p.of, path + ("of",)) if p.of else None
     zones = env.layout.indices(p.of).to(env.device)
+    static = build_zones(env, p.zones, path + ("zones",))
     a0, a1, yes, no = group.slice.start, group.slice.stop, p.inside, p.outside
 
     def term(state: dict) -> torch.Tensor:
         pos, rad = state["pos"], state["radius"]
-        d = (pos[:, a0:a1].unsqueeze(2) - pos[:, zones].unsqueeze(1)).square().sum(-1).sqrt()  # [B, A, Z]
-        hit = (d < rad[:, a0:a1].unsqueeze(2) + rad[:, zones].unsqueeze(1)) & state["alive"][:, zones].unsqueeze(1)
+        parts = []
+        if len(zones):
+            d = (pos[:, a0:a1].unsqueeze(2) - pos[:, zones].unsqueeze(1)).square().sum(-1).sqrt()  # [B, A, Z]
+            parts.append((d < rad[:, a0:a1].unsqueeze(2) + rad[:, zones].unsqueeze(1))
+                         & state["alive"][:, zones].unsqueeze(1))
+        parts += [z.inside(pos[:, a0:a1]).unsqueeze(-1) for z in static]
+        hit = parts[0] if len(parts) == 1 else torch.cat(parts, -1)
         return torch.where(hit, yes, no).to(pos.dtype)
 
-    return len(zones), term
+    return len(zones) + len(static), term
 
 
 def lidar(env: BuildEnv, group: GroupPlan, p: Lidar, path: tuple):

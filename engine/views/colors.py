@@ -69,3 +69,24 @@ def wall_frame_rects(sim):
     width = 0.01 * min(arena[1] - arena[0], arena[3] - arena[2]) / 2
     return wall_rects([list(map(float, s)) for s in walls.segments], walls.all_boxes(), width)
 
+
+def zone_frame_parts(sim) -> tuple | None:
+    """The world's zones for :class:`engine.render.Frame` ``zones`` (None: no zones): boxes and map cells as
+    rectangles, disks as disks, polygons as their outline (bars 1 % of the arena thick)."""
+    import numpy as np
+
+    from engine.render.frame import wall_rects
+
+    zones = sim.plan.spec.zones
+    if not zones:
+        return None
+    arena = sim.plan.spec.world.arena
+    width = 0.01 * min(arena[1] - arena[0], arena[3] - arena[2]) / 2
+    parts = []
+    for z in zones.values():
+        outline = [[*map(float, a), *map(float, b)] for poly in z.polygons for a, b in zip(poly, poly[1:] + poly[:1])]
+        rects = wall_rects(outline, z.all_boxes(), width)
+        disks = np.asarray(z.disks, dtype=np.float32).reshape(-1, 3)
+        parts.append((rects, disks, tuple(z.color), float(z.opacity)))
+    return tuple(parts)
+

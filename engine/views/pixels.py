@@ -89,7 +89,7 @@ class PixelObserver:
 
     def __init__(self, sim: Sim) -> None:
         from engine.render import GLUnavailableError, Renderer, RenderStyle, create_headless_context
-        from engine.views.colors import color_by, wall_frame_rects
+        from engine.views.colors import color_by, wall_frame_rects, zone_frame_parts
         from engine.views.sim_view import shape_ids
 
         spec = sim.plan.spec
@@ -111,6 +111,7 @@ class PixelObserver:
         self.shapes = shape_ids(sim)
         self._colors = color_by(sim)
         self._walls = wall_frame_rects(sim)
+        self._zones = zone_frame_parts(sim)
         self.arena = list(spec.world.arena)
         # Groups sharing a tile size share one framebuffer (one draw per shape, one read-back).
         self._by_size: dict[tuple[int, int], list[_PixelGroup]] = {}
@@ -150,7 +151,7 @@ class PixelObserver:
 
         color = self._colors(state) if self._colors is not None else state["color"]
         frame = Frame(pos=state["pos"], radius=state["radius"], color=color, alive=state["alive"],
-                      shape=self.shapes, walls=self._walls)
+                      shape=self.shapes, walls=self._walls, zones=self._zones)
         b = frame.num_worlds
         out: dict[str, torch.Tensor] = {}
         for (h, w), groups in self._by_size.items():

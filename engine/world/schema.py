@@ -151,6 +151,56 @@ class Walls:
 
 
 @dataclass(kw_only=True)
+class ZoneMap:
+    """Zone cells drawn as text: each ``char`` is a square cell of side ``cell``."""
+
+    rows: list[str] = fld(min_items=1, max_items=4096, doc="The map, top row first.")
+    cell: float = fld(gt=0, doc="Side of one character's cell, in world units.")
+    origin: list[float] = fld(min_items=2, max_items=2, doc="World position of the map's bottom-left corner.")
+    char: str = fld("#", doc="The character that belongs to the zone.")
+
+
+@dataclass(kw_only=True)
+class ZoneSpec:
+    """A named static region: entities whose centre lies in it are inside (rules, observations, rewards)."""
+
+    boxes: list[list[float]] = fld(factory=list, max_items=65536, doc="Boxes [x_min, y_min, x_max, y_max].")
+    disks: list[list[float]] = fld(factory=list, max_items=65536, doc="Disks [x, y, radius].")
+    polygons: list[list[list[float]]] = fld(factory=list, max_items=4096,
+                                            doc="Polygons, each a list of [x, y] corners (3 or more).")
+    map: ZoneMap | None = fld(None, doc="Map cells that belong to the zone.")
+    color: list[float] = fld(factory=lambda: [0.4, 0.6, 0.9], ge=0, le=1, min_items=3, max_items=3,
+                             doc="Drawn in this colour, translucent (under walls and entities).")
+    opacity: float = fld(0.25, ge=0, le=1, doc="How strongly the colour covers the floor.")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        import math
+
+        def finite(v) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        for i, b in enumerate(self.boxes):
+            if len(b) != 4 or not all(map(finite, b)) or not (b[0] < b[2] and b[1] < b[3]):
+                raise ctx.error(path + ("boxes", i), f"expected [x_min, y_min, x_max, y_max] with min < max, got {b}")
+        for i, d in enumerate(self.disks):
+            if len(d) != 3 or not all(map(finite, d)) or d[2] <= 0:
+                raise ctx.error(path + ("disks", i), f"expected [x, y, radius] with radius > 0, got {d}")
+        for i, poly in enumerate(self.polygons):
+            if len(poly) < 3 or any(len(c) != 2 or not all(map(finite, c)) for c in poly):
+                raise ctx.error(path + ("polygons", i), f"expected 3 or more [x, y] corners, got {poly}")
+        if self.map is not None and len(self.map.char) != 1:
+            raise ctx.error(path + ("map", "char"), f"expected one character, got {self.map.char!r}")
+        if not (self.boxes or self.disks or self.polygons or self.map):
+            raise ctx.error(path, "expected at least one of boxes, disks, polygons, map")
+
+    def all_boxes(self) -> list[list[float]]:
+        from engine.systems.walls import map_boxes
+
+        extra = map_boxes(self.map.rows, self.map.cell, tuple(self.map.origin), self.map.char) if self.map else []
+        return [list(map(float, b)) for b in self.boxes] + extra
+
+
+@dataclass(kw_only=True)
 class ComponentDecl:
     """A user-declared component: one value of this shape per entity, in every world."""
 
@@ -479,6 +529,8 @@ class WorldSpec:
     plugins: dict[str, PluginSpec] = fld(factory=dict, max_items=64, doc="Learned subsystems (ONNX).")
     render: RenderSettings = fld(factory=RenderSettings, doc="Rendering settings.")
     walls: Walls = fld(factory=Walls, doc="Static walls: segments, boxes, an ASCII map (see Walls).")
+    zones: dict[str, ZoneSpec] = fld(factory=dict, max_items=256,
+                                     doc="Named static regions (bases, swamps): rules' inside, the in_zone term.")
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
         if self.version != FORMAT_VERSION:
