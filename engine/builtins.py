@@ -61,6 +61,12 @@ def _declare_world_state(app: App, plan) -> None:
             fresh.update(draw_spawn(spawn, B, generator))
 
         app.add_reset_hook(spawn_hook)
+    from engine.systems.placement import check_fits, make_placement
+
+    place = make_placement(app, plan.spawn)
+    if place is not None:
+        app.add_reset_hook(place)
+        check_fits(app, place, plan.spawn)
 
 
 def _declare_group_state(app: App) -> None:

@@ -281,6 +281,19 @@ class Lifecycle:
 
 
 @dataclass(kw_only=True)
+class Placement:
+    """Where a (re)spawned entity may land: its spawn position is redrawn until it is clear."""
+
+    avoid: list[str] = fld(factory=lambda: ["walls"], min_items=1,
+                           doc="What the disk may not overlap: walls (segments, boxes, map cells) and entity "
+                               "types (those already placed this reset, and every entity of a type without "
+                               "place:).")
+    tries: int = fld(64, ge=1, le=4096, doc="Draws per entity before giving up (then the last draw is kept and "
+                                            "counted in info['events']['placement_failed']).")
+    gap: float = fld(0.0, ge=0, doc="Extra clearance beyond touching, in world units.")
+
+
+@dataclass(kw_only=True)
 class EntityType:
     """An archetype: a contiguous slice of the entity axis with a fixed capacity."""
 
@@ -291,6 +304,9 @@ class EntityType:
                                      doc="Values of components for this type, e.g. radius: 0.05, color: [1, 0, 0].")
     spawn: dict[str, SpawnRule] = fld(factory=dict, doc="Per component: how it is set at (re)spawn.")
     lifecycle: Lifecycle | None = fld(None, doc="Despawn/respawn rules (omit: entities never leave).")
+    place: Placement | None = fld(None, doc="Redraw the spawn position until clear of walls and other entities "
+                                            "(at each episode start; one entity at a time: for agents and "
+                                            "objects, not crowds).")
     team: str | None = fld(None, doc="The agent group (team) these entities belong to, for rules that say team / "
                                      "other_team (a team's flag, base); an agent group's own type is its team.")
 

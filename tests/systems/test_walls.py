@@ -123,8 +123,8 @@ def _distance_to_walls(pos: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
 
 
 def test_the_walls_world_keeps_every_disk_outside_every_wall() -> None:
-    """worlds/walls.yaml (segments, boxes and a map), 256 worlds × 300 random ticks: no centre ever closer to a
-    wall than its radius, and none inside a box."""
+    """worlds/walls.yaml (segments, boxes and a map), 256 worlds × 300 random ticks (3 episodes): no centre ever
+    closer to a wall than its radius, and none inside a box — the spawns too (place: avoid walls)."""
     sim = engine.make("walls", num_worlds=256, seed=3, compile=False)
     sim.reset(seed=3)
     spec = sim.plan.spec.walls
@@ -134,8 +134,7 @@ def test_the_walls_world_keeps_every_disk_outside_every_wall() -> None:
     closest = float("inf")
     for _ in range(300):
         sim.step(sim.sample_actions(gen))
-        ticked = sim.state["tick"] > 0  # a world that just reset shows its spawn draw (which may be in a wall)
-        pos, rad = sim.state["pos"][ticked], sim.state["radius"][ticked]
+        pos, rad = sim.state["pos"], sim.state["radius"]  # worlds that just reset included: placed clear
         gap = _distance_to_walls(pos, seg) - rad.double()
         closest = min([closest] + ([float(gap.min())] if gap.numel() else []))
         x, y = pos[..., 0:1], pos[..., 1:2]
@@ -143,3 +142,51 @@ def test_the_walls_world_keeps_every_disk_outside_every_wall() -> None:
         assert not bool(inside.any())
     assert closest >= -1e-5, closest
     assert closest < 0.01  # and they did run into the walls
+
+
+PLACED = """\
+version: 1
+name: placed
+world: {arena: [-1.0, 1.0, -1.0, 1.0]}
+entities:
+  ball:
+    count: 6
+    components: {radius: 0.1, collide: false}
+    spawn: {pos: {uniform: [-0.9, 0.9]}}
+    place: {avoid: [walls, ball], tries: TRIES}
+walls:
+  boxes: [[-1.0, -1.0, 0.0, 1.0]]   # the left half is solid
+systems: []
+"""
+
+
+def test_placement_keeps_spawns_clear_of_walls_and_each_other(tmp_path: Path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(PLACED.replace("TRIES", "64"))
+    sim = engine.make(str(f), num_worlds=500, seed=2, compile=False)
+    sim.reset(seed=2)
+    pos = sim.state["pos"]
+    assert bool((pos[..., 0] >= 0.1 - 1e-6).all())  # right of the box by a radius
+    d = (pos.unsqueeze(2) - pos.unsqueeze(1)).norm(dim=-1) + torch.eye(6) * 9
+    assert float(d.min()) >= 0.2 - 1e-6  # no two balls overlap
+    assert int(sim.state["placement.failed"].sum()) == 0
+    again = engine.make(str(f), num_worlds=500, seed=2, compile=False)
+    again.reset(seed=2)
+    assert torch.equal(again.state["pos"], pos)  # seeded: the same layouts
+
+
+def test_a_placement_that_sometimes_fails_is_counted_not_fatal(tmp_path: Path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(PLACED.replace("TRIES", "1"))  # one try: about half the draws land in the box
+    sim = engine.make(str(f), num_worlds=200, seed=0, compile=False)
+    sim.reset(seed=0)
+    failed = sim.state["placement.failed"]
+    assert 0 < int(failed.sum()) and int((failed == 0).sum()) > 0
+    sim.step({})  # and the run goes on
+
+
+def test_a_layout_that_never_fits_is_refused_at_load(tmp_path: Path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(PLACED.replace("TRIES", "64").replace("count: 6", "count: 60"))
+    with pytest.raises(UserError, match=r"entities.ball.place: ball \d+ found no clear place in any of 64 trial"):
+        engine.make(str(f), num_worlds=1)
