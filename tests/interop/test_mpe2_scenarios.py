@@ -222,3 +222,21 @@ def test_collect_treasure_pickups_and_deliveries_match_mpe2() -> None:
                 for k in events:
                     events[k] += int(info["events"][k][0])
     assert events["pick_up"] >= 50 and events["deliver"] >= 40, events
+
+
+def test_collect_treasure_parks_picked_treasures_only_behind_its_switch() -> None:
+    """mpe2 moves a picked-up treasure to (-999, -999); the YAML world does so while park_like_mpe2 is on
+    (the default, for parity) and leaves it where it was picked up when it is off."""
+    for park in (True, False):
+        sim = engine.make("mpe/collect_treasure", num_worlds=1, compile=False,
+                          overrides={"variables.park_like_mpe2.default": park})
+        sim.reset(seed=0)
+        st = dict(sim.state)
+        pos = st["pos"].clone()
+        pos[0, 0] = pos[0, 8]  # collector 0 on treasure 0
+        st["pos"] = pos
+        sim.state = st
+        sim.step({g: torch.zeros(1, sim.groups[g].size, dtype=torch.int64) for g in sim.external_groups})
+        assert not bool(sim.state["alive"][0, 8]) and int(sim.state["holding"][0, 0]) >= 0
+        where = sim.state["pos"][0, 8].tolist()
+        assert where == ([-999.0, -999.0] if park else pos[0, 8].tolist()), park
