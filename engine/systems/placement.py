@@ -15,6 +15,7 @@ import torch
 
 FAILED = "placement.failed"
 TRIAL_WORLDS = 64
+MAX_PLACED = 1024
 
 
 def _overlaps_walls(cand: torch.Tensor, r: torch.Tensor, seg: torch.Tensor | None, boxes: torch.Tensor | None
@@ -53,17 +54,26 @@ def make_placement(app, spawn_plans: list):
     seg = torch.tensor(segments, dtype=app.dtype, device=app.device) if segments else None
     boxes_l = spec.walls.all_boxes()
     boxes = torch.tensor(boxes_l, dtype=app.dtype, device=app.device) if boxes_l else None
-    order = []  # (entity index, tries, gap, walls?, avoided entity indices)
+    total = sum(layout.types[t].capacity for t, _ in placed)
+    if total > MAX_PLACED:
+        t = placed[0][0]
+        raise app.ctx.error(("entities", t, "place"), f"expected at most {MAX_PLACED:,} entities placed one at a time "
+                                                      f"(agents and objects), got {total:,} over the types with "
+                                                      "place:; spawn crowds without place (contacts spread them)")
+    order = []  # (entity index, tries, gap, walls?, avoided entities [K], of which final before i [K] by i)
     for t, pl in placed:
+        path = ("entities", t, "place")
         for name in pl.avoid:
             if name != "walls" and name not in layout.types:
-                raise app.ctx.error(("entities", t, "place", "avoid"), app.lookup(layout.types, name, "entity type")
-                                    + ", or walls")
+                raise app.ctx.error(path + ("avoid",), app.lookup(layout.types, name, "entity type") + ", or walls")
         types = [n for n in pl.avoid if n != "walls"]
         others = layout.indices(types) if types else torch.zeros(0, dtype=torch.int64)
+        app.reserve(pl.tries * max(len(others), 1) * 4 * app.float_size, f"placing {t!r} ({pl.tries} tries × "
+                    f"{len(others):,} entities to avoid)", path, "avoid fewer entity types or lower tries")
+        others_placed = has_place[others].to(app.device)
+        others = others.to(app.device)
         for i in range(layout.types[t].start, layout.types[t].stop):
-            final = others[(others != i) & ((others < i) | ~has_place[others])]
-            order.append((i, pl.tries, float(pl.gap), "walls" in pl.avoid, final.to(app.device)))
+            order.append((i, pl.tries, float(pl.gap), "walls" in pl.avoid, others, others_placed))
     app.add_state(StateDecl(FAILED, "world", (), "int64", 0, owner="placement", record=True,
                             event="placement_failed", doc="entities that found no clear place at the episode start"))
     a, b, kind = pos_plan.a, pos_plan.b, pos_plan.kind
@@ -73,7 +83,8 @@ def make_placement(app, spawn_plans: list):
         radius = fresh["radius"] if "radius" in fresh else app.state.default("radius").unsqueeze(0).expand(B, -1)
         failed = torch.zeros(B, dtype=torch.int64, device=pos.device)
         place.nowhere = []  # entities no world could place this time (check_fits names them)
-        for i, tries, gap, walls, others in order:
+        for i, tries, gap, walls, avoid, avoid_placed in order:
+            others = avoid[(avoid != i) & ((avoid < i) | ~avoid_placed)]  # already where they will stay
             u = torch.rand((B, tries, 2), generator=generator, device=pos.device, dtype=pos.dtype)
             cand = a[i] + (b[i] - a[i]) * u if int(kind[i]) == 2 else a[i] + b[i] * torch.randn(
                 (B, tries, 2), generator=generator, device=pos.device, dtype=pos.dtype)

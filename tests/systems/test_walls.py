@@ -190,3 +190,11 @@ def test_a_layout_that_never_fits_is_refused_at_load(tmp_path: Path) -> None:
     f.write_text(PLACED.replace("TRIES", "64").replace("count: 6", "count: 60"))
     with pytest.raises(UserError, match=r"entities.ball.place: ball \d+ found no clear place in any of 64 trial"):
         engine.make(str(f), num_worlds=1)
+
+
+def test_placement_is_for_agents_and_objects_not_crowds(tmp_path: Path) -> None:
+    """A fuzzed world once asked to place 40,000 entities one at a time (12 GB of index tables): refused."""
+    f = tmp_path / "p.yaml"
+    f.write_text(PLACED.replace("TRIES", "8").replace("count: 6", "count: 2000"))
+    with pytest.raises(UserError, match=r"entities.ball.place: expected at most 1,024 entities placed one at a time"):
+        engine.make(str(f), num_worlds=1)
