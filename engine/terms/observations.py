@@ -337,6 +337,10 @@ def component(env: BuildEnv, group: GroupPlan, p: ComponentOf, path: tuple):
 
 def _check_component(env: BuildEnv, name: str, path: tuple) -> None:
     comps = env.layout.components
+    if not isinstance(name, str):
+        from engine.world.validation import describe
+
+        raise env.ctx.error(path, f"expected a component name, got {describe(name)}")
     if name not in comps:
         import difflib
 

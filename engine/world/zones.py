@@ -65,7 +65,7 @@ def build_zones(app, names: list[str], path: tuple) -> list[Zone]:
     cache = app.__dict__.setdefault("_zones", {})
     out = []
     for i, name in enumerate(names):
-        if name not in zones:
+        if not isinstance(name, str) or name not in zones:
             close = difflib.get_close_matches(str(name), list(zones), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise app.ctx.error(path + (i,), f"unknown zone {name!r}{hint}; declared: {', '.join(zones) or 'none'} "

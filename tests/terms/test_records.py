@@ -111,3 +111,10 @@ def test_bad_integer_spawns_are_located_errors(tmp_path: Path, bad: str, message
 def test_one_hot_needs_an_int_component(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="one_hot reads a single int component; 'radius' is float"):
         _sim(tmp_path, WORLD.replace("{one_hot: {name: holding, n: 2}}", "{one_hot: {name: radius, n: 2}}"))
+
+
+@pytest.mark.parametrize("name", ["{a: 1}", "0"])
+def test_a_one_hot_name_that_is_not_a_name_is_a_located_error(tmp_path: Path, name: str) -> None:
+    """Found by fuzzing: a mapping or a number as the component's name crashed the build."""
+    with pytest.raises(UserError, match=r"one_hot.name: expected a component name, got"):
+        _sim(tmp_path, WORLD.replace("{one_hot: {name: holding, n: 2}}", f"{{one_hot: {{name: {name}, n: 2}}}}"))

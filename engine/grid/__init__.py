@@ -1,0 +1,1 @@
+"""Grid worlds (MiniGrid-style): cells, facing directions and the egocentric view, batched."""
