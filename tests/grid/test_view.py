@@ -14,7 +14,7 @@ gym = pytest.importorskip("gymnasium")
 minigrid = pytest.importorskip("minigrid")
 
 ENVS = ["MiniGrid-Empty-8x8-v0", "MiniGrid-FourRooms-v0", "MiniGrid-DoorKey-8x8-v0", "MiniGrid-LavaCrossingS9N1-v0",
-        "MiniGrid-Unlock-v0", "MiniGrid-MultiRoom-N4-S5-v0", "MiniGrid-KeyCorridorS3R3-v0"]
+        "MiniGrid-Unlock-v0", "MiniGrid-MultiRoom-N4-S5-v1", "MiniGrid-KeyCorridorS3R3-v0"]
 
 
 def _ours(env) -> np.ndarray:
