@@ -38,25 +38,32 @@ def view_offsets(view: int) -> torch.Tensor:
 
 def visibility(opaque: torch.Tensor) -> torch.Tensor:
     """``opaque [..., v, v]`` (view cells ``[i, j]``) → ``[..., v, v]`` bool: MiniGrid's ``process_vis`` from the
-    agent at ``(v // 2, v - 1)``, sweeping each row right then left and spilling into the row ahead."""
+    agent at ``(v // 2, v - 1)``: each row, from the agent's outwards, is swept right then left — a visible
+    clear cell shows its neighbour in the row, and the cells straight and diagonally ahead in the next row.
+
+    Each row is a bit mask (bit ``i``: cell ``i``), so a sweep is ``v`` shifts of a whole row and the view
+    ``v²`` integer operations per agent that the compiler fuses into one loop."""
     v = opaque.shape[-1]
-    clear = ~opaque
-    seen = [[torch.zeros_like(opaque[..., 0, 0]) for _ in range(v)] for _ in range(v)]  # seen[i][j]
-    seen[v // 2][v - 1] = torch.ones_like(seen[0][0])
+    bit = 1 << torch.arange(v, device=opaque.device, dtype=torch.int64)  # [v]
+    clear = ((~opaque).to(torch.int64) * bit.view(v, 1)).sum(-2)  # [..., j]: row j's clear cells as bits
+    full = (1 << v) - 1
+    rows = [torch.zeros_like(clear[..., 0]) for _ in range(v)]
+    rows[v - 1] = rows[v - 1] | (1 << (v // 2))
     for j in reversed(range(v)):
-        for i in range(v - 1):
-            go = seen[i][j] & clear[..., i, j]
-            seen[i + 1][j] = seen[i + 1][j] | go
-            if j > 0:
-                seen[i + 1][j - 1] = seen[i + 1][j - 1] | go
-                seen[i][j - 1] = seen[i][j - 1] | go
-        for i in reversed(range(1, v)):
-            go = seen[i][j] & clear[..., i, j]
-            seen[i - 1][j] = seen[i - 1][j] | go
-            if j > 0:
-                seen[i - 1][j - 1] = seen[i - 1][j - 1] | go
-                seen[i][j - 1] = seen[i][j - 1] | go
-    return torch.stack([torch.stack(col, -1) for col in seen], -2)
+        c = clear[..., j]
+        r = rows[j]
+        for _ in range(v - 1):  # rightward: a visible clear cell shows the next one
+            r = r | (((r & c) << 1) & full)
+        left = r
+        for _ in range(v - 1):  # then leftward, from what the rightward pass saw
+            left = left | ((left & c) >> 1)
+        rows[j] = left
+        if j > 0:
+            go_r = r & c & (full >> 1)  # the last cell has no right neighbour to spill from
+            go_l = left & c & (full - 1)  # nor the first a left one
+            rows[j - 1] = rows[j - 1] | ((go_r | (go_r << 1) | go_l | (go_l >> 1)) & full)
+    packed = torch.stack(rows, -1)  # [..., j]
+    return (packed.unsqueeze(-2) & bit.view(v, 1)) != 0  # [..., i, j]
 
 
 def egocentric(grid: torch.Tensor, pos: torch.Tensor, direction: torch.Tensor, carrying: torch.Tensor,

@@ -51,3 +51,35 @@ def test_view_offsets_face_the_way_the_agent_looks() -> None:
     # the cell straight ahead (view cell (3, 5)) is one step along the facing direction
     assert [off[d, 3, 5].tolist() for d in range(4)] == [[1, 0], [0, 1], [-1, 0], [0, -1]]
     assert all(off[d, 3, 6].tolist() == [0, 0] for d in range(4))  # the agent's own cell
+
+
+def _process_vis(opaque: np.ndarray) -> np.ndarray:
+    """minigrid's Grid.process_vis, written out on an opacity array ``[i, j]`` (agent at (v // 2, v - 1))."""
+    v = opaque.shape[0]
+    m = np.zeros((v, v), dtype=bool)
+    m[v // 2, v - 1] = True
+    for j in reversed(range(v)):
+        for i in range(v - 1):
+            if m[i, j] and not opaque[i, j]:
+                m[i + 1, j] = True
+                if j > 0:
+                    m[i + 1, j - 1] = m[i, j - 1] = True
+        for i in reversed(range(1, v)):
+            if m[i, j] and not opaque[i, j]:
+                m[i - 1, j] = True
+                if j > 0:
+                    m[i - 1, j - 1] = m[i, j - 1] = True
+    return m
+
+
+@pytest.mark.parametrize("view", [3, 5, 7, 9])
+def test_bit_mask_visibility_equals_process_vis_on_random_views(view: int) -> None:
+    """The row-as-bits sweep against process_vis on 2,000 random views of each size, opacity 10–70 %."""
+    from engine.grid.view import visibility
+
+    g = torch.Generator().manual_seed(view)
+    for p in (0.1, 0.3, 0.5, 0.7):
+        opaque = torch.rand(500, view, view, generator=g) < p
+        got = visibility(opaque).numpy()
+        for b in range(500):
+            np.testing.assert_array_equal(got[b], _process_vis(opaque[b].numpy()), err_msg=f"p {p} view {b}")
