@@ -97,13 +97,23 @@ class WorldParams:
 
 
 @dataclass(kw_only=True)
-class WallMap:
-    """Walls drawn as text: each ``wall`` character is a square cell of side ``cell``."""
+class CellMap:
+    """Cells drawn as text (walls, zones): each ``char`` is a square cell of side ``cell``."""
 
     rows: list[str] = fld(min_items=1, max_items=4096, doc="The map, top row first (e.g. '#....#').")
     cell: float = fld(gt=0, doc="Side of one character's cell, in world units.")
     origin: list[float] = fld(min_items=2, max_items=2, doc="World position of the map's bottom-left corner.")
-    wall: str = fld("#", doc="The character that is a wall.")
+    char: str = fld("#", doc="The character that marks a cell (a wall, or a cell of the zone).")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        if len(self.char) != 1:
+            raise ctx.error(path + ("char",), f"expected one character, got {self.char!r}")
+
+    def boxes(self) -> list[list[float]]:
+        """The marked cells as ``[x0, y0, x1, y1]`` boxes, runs of a row merged."""
+        from engine.systems.walls import map_boxes
+
+        return map_boxes(self.rows, self.cell, tuple(self.origin), self.char)
 
 
 @dataclass(kw_only=True)
@@ -115,7 +125,7 @@ class Walls:
                                           "radius away).")
     boxes: list[list[float]] = fld(factory=list, max_items=65536, doc="Axis-aligned boxes [x_min, y_min, x_max, "
                                                                       "y_max].")
-    map: WallMap | None = fld(None, doc="An ASCII map whose wall cells become boxes.")
+    map: CellMap | None = fld(None, doc="An ASCII map whose marked cells are walls (only their outline counts).")
     restitution: float = fld(0.0, ge=0, le=1, doc="0: a disk hitting a wall slides along it; 1: it bounces.")
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
@@ -129,8 +139,6 @@ class Walls:
                     raise ctx.error(path + (key, i), f"expected x_min < x_max and y_min < y_max, got {item}")
                 if key == "segments" and item[:2] == item[2:]:
                     raise ctx.error(path + (key, i), f"expected two different end points, got {item}")
-        if self.map is not None and len(self.map.wall) != 1:
-            raise ctx.error(path + ("map", "wall"), f"expected one character, got {self.map.wall!r}")
 
     def segment_list(self) -> list[list[float]]:
         """Every wall as segments: the segments, each box's four edges, the outline of the map's wall cells."""
@@ -140,24 +148,12 @@ class Walls:
         for b in self.boxes:
             out += box_edges(*map(float, b))
         if self.map is not None:
-            out += map_segments(self.map.rows, self.map.cell, tuple(self.map.origin), self.map.wall)
+            out += map_segments(self.map.rows, self.map.cell, tuple(self.map.origin), self.map.char)
         return out
 
     def all_boxes(self) -> list[list[float]]:
-        from engine.systems.walls import map_boxes
-
-        extra = map_boxes(self.map.rows, self.map.cell, tuple(self.map.origin), self.map.wall) if self.map else []
+        extra = self.map.boxes() if self.map else []
         return [list(map(float, b)) for b in self.boxes] + extra
-
-
-@dataclass(kw_only=True)
-class ZoneMap:
-    """Zone cells drawn as text: each ``char`` is a square cell of side ``cell``."""
-
-    rows: list[str] = fld(min_items=1, max_items=4096, doc="The map, top row first.")
-    cell: float = fld(gt=0, doc="Side of one character's cell, in world units.")
-    origin: list[float] = fld(min_items=2, max_items=2, doc="World position of the map's bottom-left corner.")
-    char: str = fld("#", doc="The character that belongs to the zone.")
 
 
 @dataclass(kw_only=True)
@@ -168,7 +164,7 @@ class ZoneSpec:
     disks: list[list[float]] = fld(factory=list, max_items=65536, doc="Disks [x, y, radius].")
     polygons: list[list[list[float]]] = fld(factory=list, max_items=4096,
                                             doc="Polygons, each a list of [x, y] corners (3 or more).")
-    map: ZoneMap | None = fld(None, doc="Map cells that belong to the zone.")
+    map: CellMap | None = fld(None, doc="Map cells that belong to the zone.")
     color: list[float] = fld(factory=lambda: [0.4, 0.6, 0.9], ge=0, le=1, min_items=3, max_items=3,
                              doc="Drawn in this colour, translucent (under walls and entities).")
     opacity: float = fld(0.25, ge=0, le=1, doc="How strongly the colour covers the floor.")
@@ -188,15 +184,11 @@ class ZoneSpec:
         for i, poly in enumerate(self.polygons):
             if len(poly) < 3 or any(len(c) != 2 or not all(map(finite, c)) for c in poly):
                 raise ctx.error(path + ("polygons", i), f"expected 3 or more [x, y] corners, got {poly}")
-        if self.map is not None and len(self.map.char) != 1:
-            raise ctx.error(path + ("map", "char"), f"expected one character, got {self.map.char!r}")
         if not (self.boxes or self.disks or self.polygons or self.map):
             raise ctx.error(path, "expected at least one of boxes, disks, polygons, map")
 
     def all_boxes(self) -> list[list[float]]:
-        from engine.systems.walls import map_boxes
-
-        extra = map_boxes(self.map.rows, self.map.cell, tuple(self.map.origin), self.map.char) if self.map else []
+        extra = self.map.boxes() if self.map else []
         return [list(map(float, b)) for b in self.boxes] + extra
 
 

@@ -98,7 +98,7 @@ def test_a_map_becomes_merged_boxes_and_blocks(tmp_path: Path) -> None:
     ("{boxes: [[0.5, 0.0, 0.2, 1.0]]}", r"walls.boxes\[0\]: expected x_min < x_max"),
     ("{segments: [[0.5, 0.5, 0.5, 0.5]]}", r"walls.segments\[0\]: expected two different end points"),
     ("{segments: [[0.5, 0.5, 0.5]]}", r"walls.segments\[0\]: expected 4 finite numbers"),
-    ("{map: {rows: ['#'], cell: 0.1, origin: [0, 0], wall: '##'}}", r"walls.map.wall: expected one character"),
+    ("{map: {rows: ['#'], cell: 0.1, origin: [0, 0], char: '##'}}", r"walls.map.char: expected one character"),
 ])
 def test_bad_walls_are_located_errors(tmp_path: Path, walls: str, message: str) -> None:
     with pytest.raises(UserError, match=message):
