@@ -49,7 +49,9 @@ def main() -> int:
     try:
         for w in [int(x) for x in a.worlds.split(",")]:
             r = {t: bench(w, t, a) for t in ("auto", "1", "2")}
-            rate = {t: v["agent_steps_per_s_median"] for t, v in r.items()}
+            # agent-steps/s, or ticks/s for a world without agents (swarm_10k)
+            unit = "agent_steps_per_s_median" if r["auto"]["agent_steps_per_s_median"] else "env_steps_per_s_median"
+            rate = {t: v[unit] for t, v in r.items()}
             ratio = rate["auto"] / max(rate["1"], rate["2"])
             rows.append((w, rate, ratio, r["auto"].get("thread_policy", "")))
             results += [v | {"threads_requested": t, "busy": not a.idle} for t, v in r.items()]
