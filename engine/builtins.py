@@ -18,7 +18,7 @@ from engine.core.random import COUNTER, KEY
 from engine.core.state import StateDecl
 
 #: Extensions every world loads, by module name (each has ``build(app)``); the world's own follow.
-DEFAULT_EXTENSIONS = ("engine.builtins", "engine.learned.kinds", "engine.views.pixels")
+DEFAULT_EXTENSIONS = ("engine.builtins", "engine.learned.kinds", "engine.views.pixels", "engine.grid.world")
 
 
 def build(app: App) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import textwrap
 import time
+from collections import deque
 from pathlib import Path
 
+#: MiniGrid's DIR_TO_VEC: right, down, left, up
+MINIGRID_DIRECTIONS = ((1, 0), (0, 1), (-1, 0), (0, -1))
 TAG = Path(__file__).resolve().parents[1] / "worlds" / "tag.yaml"
 
 #: The smallest world that exercises entities, an agent group, terms and physics; tests mutate it.
@@ -61,3 +64,40 @@ def wait_for(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+# ---------------------------------------------------------------- scripted MiniGrid play (tests/grid, tests/interop)
+def minigrid_path(u, goal_cells: set) -> list[tuple[int, int]]:
+    """Cells from the agent to a cell next to (or on) one of ``goal_cells``, through passable cells (BFS)."""
+    start = tuple(u.agent_pos)
+    prev = {start: None}
+    q = deque([start])
+    while q:
+        c = q.popleft()
+        if c in goal_cells:
+            out = []
+            while c is not None:
+                out.append(c)
+                c = prev[c]
+            return out[::-1]
+        for dx, dy in MINIGRID_DIRECTIONS:
+            n = (c[0] + dx, c[1] + dy)
+            cell = u.grid.get(*n)
+            if n not in prev and (cell is None or cell.can_overlap() or n in goal_cells):
+                prev[n] = c
+                q.append(n)
+    raise AssertionError("no path")
+
+
+def minigrid_face_and_walk(u, path: list) -> list[int]:
+    """Actions that walk ``path`` (its last cell is only faced, not entered)."""
+    acts, d, here = [], int(u.agent_dir), path[0]
+    for nxt in path[1:]:
+        want = MINIGRID_DIRECTIONS.index((nxt[0] - here[0], nxt[1] - here[1]))
+        turns = (want - d) % 4
+        acts += [1] * turns if turns <= 2 else [0]
+        d = want
+        if nxt != path[-1]:
+            acts.append(2)
+            here = nxt
+    return acts

@@ -119,6 +119,12 @@ class App(BuildEnv):
         """``hook(fresh, B, generator)`` fills fresh values of entries before a reset is applied."""
         self.state.reset_hooks.append(hook)
 
+    def add_masked_reset_hook(self, hook: Callable[..., None]) -> None:
+        """``hook(fresh, B, generator, mask, state)`` fills fresh values only for the worlds being reset
+        (``mask [B]``, None: all) — for values made per world in Python (grid levels); ``state`` is the
+        current one (the other worlds' rows may be copied from it)."""
+        self.state.masked_reset_hooks.append(hook)
+
     def add_derive_hook(self, hook: Callable[[dict], None]) -> None:
         """``hook(state)`` recomputes ``derived`` entries after a reset."""
         self.state.derive_hooks.append(hook)

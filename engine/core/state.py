@@ -102,6 +102,9 @@ class StateTable:
     decls: dict[str, StateDecl] = field(default_factory=dict)
     reset_hooks: list[Callable[[dict, int, torch.Generator], None]] = field(default_factory=list)
     derive_hooks: list[Callable[[dict], None]] = field(default_factory=list)
+    #: ``hook(fresh, B, generator, mask, state)``: for fresh values that are costly per world (a grid level),
+    #: made only for the worlds in ``mask`` (all when None); the others may hold anything
+    masked_reset_hooks: list[Callable[..., None]] = field(default_factory=list)
     _defaults: dict[str, torch.Tensor] = field(default_factory=dict)
     _expanded: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)  # (name, B) → [B, ...] view
 
@@ -170,10 +173,12 @@ class StateTable:
         for name, decl in self.decls.items():
             if decl.reset == "default":
                 fresh[name] = self._fresh(decl, B)
-        if self.reset_hooks:
+        if self.reset_hooks or self.masked_reset_hooks:
             ids = {k: id(v) for k, v in fresh.items()}
             for hook in self.reset_hooks:
                 hook(fresh, B, generator)
+            for hook in self.masked_reset_hooks:
+                hook(fresh, B, generator, mask, state)
             self.check_state(fresh, B, [k for k, v in fresh.items() if ids.get(k) != id(v) and k in self.decls])
         for name, decl in self.decls.items():
             if decl.copies is not None:

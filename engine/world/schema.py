@@ -192,6 +192,121 @@ class ZoneSpec:
         return [list(map(float, b)) for b in self.boxes] + extra
 
 
+#: [width, height] of each built-in level family (MiniGrid's registered sizes: DoorKey-8x8, LavaCrossingS9N1 …)
+GRID_FAMILY_SIZES = {"empty": (8, 8), "fourrooms": (19, 19), "doorkey": (8, 8), "lavacrossing": (9, 9),
+                     "unlock": (11, 6), "multiroom": (25, 25)}
+GRID_OBJECTS = ("wall", "empty", "floor", "door", "key", "ball", "box", "goal", "lava")
+GRID_COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
+MAX_GRID_SIDE = 256
+
+
+@dataclass(kw_only=True)
+class GridObject:
+    """What a map character (or a placed object) puts in a cell: MiniGrid's object, colour and door state."""
+
+    object: Literal["wall", "empty", "floor", "door", "key", "ball", "box", "goal", "lava"] = fld(
+        doc="The object type (MiniGrid's).")
+    color: Literal["red", "green", "blue", "purple", "yellow", "grey"] | None = fld(
+        None, doc="Its colour (default: MiniGrid's for the type — walls grey, goals green, keys and doors yellow).")
+    state: Literal["open", "closed", "locked"] = fld("closed", doc="A door's state (other objects: ignored).")
+
+    @classmethod
+    def __coerce__(cls, value: Any) -> Any:
+        return {"object": value} if isinstance(value, str) else value
+
+    def encoded(self) -> tuple[str, str | None, int]:
+        return self.object, self.color, ("open", "closed", "locked").index(self.state) if self.object == "door" else 0
+
+
+@dataclass(kw_only=True)
+class GridPlace(GridObject):
+    """Objects (or agents) put at random free cells at every reset, after the level is built."""
+
+    object: Literal["agent", "wall", "floor", "door", "key", "ball", "box", "goal", "lava"] = fld(
+        doc="What to place; agent: the agents the level did not start (all of them: count is ignored).")
+    count: int = fld(1, ge=1, le=4096, doc="How many.")
+    region: list[int] | None = fld(None, min_items=4, max_items=4, ge=0, le=MAX_GRID_SIDE,
+                                   doc="Cells [x0, y0, x1, y1] (inclusive, y down as in MiniGrid) to place in; "
+                                       "default: the whole grid.")
+    at: list[int] | None = fld(None, min_items=2, max_items=2, ge=0, le=MAX_GRID_SIDE,
+                               doc="One cell [x, y] instead of a random one (count must be 1).")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        if self.at is not None and (self.region is not None or self.count != 1):
+            raise ctx.error(path + ("at",), "expected at: (one cell) or region:/count:, not both")
+        r = self.region
+        if r is not None and not (r[0] <= r[2] and r[1] <= r[3]):
+            raise ctx.error(path + ("region",), f"expected x0 <= x1 and y0 <= y1, got {r}")
+
+
+@dataclass(kw_only=True)
+class GridLevel:
+    """Where each reset's layout comes from: a generator, one ASCII map, or a set of maps."""
+
+    generator: str | None = fld(None, doc="A level family (empty, fourrooms, doorkey, lavacrossing, unlock, "
+                                          "multiroom) or the dotted path of a function fn(rng, width, height, "
+                                          "**params) -> Level or ASCII rows (code outside the package needs "
+                                          "--trust).")
+    params: dict[str, Any] = fld(factory=dict, max_items=64, doc="Keyword arguments of the generator.")
+    map: list[str] | None = fld(None, min_items=1, max_items=MAX_GRID_SIDE,
+                                doc="One ASCII level, top row first (legend: docs/world-format.md#grid-worlds).")
+    maps: list[list[str]] | None = fld(None, min_items=1, max_items=4096,
+                                       doc="Several ASCII levels of one size; each reset picks one at random.")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        given = [k for k in ("generator", "map", "maps") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ctx.error(path, f"expected exactly one of generator, map, maps; got {given or 'none'}")
+        if self.params and self.generator is None:
+            raise ctx.error(path + ("params",), "params: are the generator's arguments; this level has no generator")
+
+
+@dataclass(kw_only=True)
+class GridSpec:
+    """A grid world (MiniGrid's rules): agents occupy cells, turn and step, pick up, drop and toggle."""
+
+    level: GridLevel = fld(doc="The layout of each reset (generator, map or maps).")
+    size: list[int] | None = fld(None, min_items=2, max_items=2, ge=3, le=MAX_GRID_SIDE,
+                                 doc="[width, height] in cells, outer walls included (default: the map's, or the "
+                                     "generator family's); `--set grid.size=[16,16]` resizes a generated world.")
+    view: int = fld(7, ge=3, le=31, doc="Side of the egocentric view (odd), MiniGrid's agent_view_size.")
+    see_through_walls: bool = fld(False, doc="Every cell of the view is visible (MiniGrid's flag; Empty sets it).")
+    success: Literal["goal", "door_open"] = fld(
+        "goal", doc="What wins: stepping onto a goal, or a toggle that leaves a door open (MiniGrid's Unlock). "
+                    "Winning or stepping into lava ends the world's episode.")
+    same_cell: Literal["lowest_index", "nobody"] = fld(
+        "lowest_index", doc="Two agents stepping into one cell in a tick: the lower-index agent takes it (agents act "
+                            "in index order), or neither moves.")
+    legend: dict[str, GridObject] = fld(factory=dict, max_items=128,
+                                        doc="Map characters beyond the defaults (# wall, . empty, G goal, L lava, "
+                                            "K key, D locked door, d closed door, / open door, B ball, X box, _ floor; "
+                                            "> v < ^ an agent facing right/down/left/up).")
+    place: list[GridPlace] = fld(factory=list, max_items=64,
+                                 doc="Objects (and agents) put at random free cells after the level, each reset.")
+    cell: float = fld(1.0, gt=0, doc="Side of one cell in world units (positions of agents, drawing).")
+
+    def dims(self) -> tuple[int, int]:
+        """[width, height]: grid.size, else the first map's, else the family's."""
+        if self.size is not None:
+            return self.size[0], self.size[1]
+        rows = self.level.map or (self.level.maps[0] if self.level.maps else None)
+        if rows is not None:
+            return max(len(r) for r in rows), len(rows)
+        return GRID_FAMILY_SIZES.get(self.level.generator or "", (8, 8))
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        if self.view % 2 == 0:
+            raise ctx.error(path + ("view",), f"expected an odd view side (the agent sits in the middle column), "
+                                              f"got {self.view}")
+        lvl = self.level
+        if self.size is None and lvl.generator is not None and lvl.generator not in GRID_FAMILY_SIZES:
+            raise ctx.error(path + ("size",), "a level generator of your own needs grid.size: [width, height]")
+        for ch in self.legend:
+            if len(ch) != 1 or ch in "><^v":
+                raise ctx.error(path + ("legend", ch), f"expected one character other than > < ^ v (agents), got "
+                                                       f"{ch!r}", key=True)
+
+
 @dataclass(kw_only=True)
 class ComponentDecl:
     """A user-declared component: one value of this shape per entity, in every world."""
@@ -539,8 +654,13 @@ class WorldSpec:
     walls: Walls = fld(factory=Walls, doc="Static walls: segments, boxes, an ASCII map (see Walls).")
     zones: dict[str, ZoneSpec] = fld(factory=dict, max_items=256,
                                      doc="Named static regions (bases, swamps): rules' inside, the in_zone term.")
+    grid: GridSpec | None = fld(None, doc="Make this a grid world (MiniGrid's cells, objects and actions): see "
+                                          "GridSpec and docs/world-format.md#grid-worlds.")
 
     def __check__(self, ctx: Ctx, path: tuple) -> None:
+        if self.grid is not None:  # a grid world's arena is its grid (drawing, positions of agents)
+            w, h = self.grid.dims()
+            self.world.arena = [0.0, w * self.grid.cell, 0.0, h * self.grid.cell]
         if self.version != FORMAT_VERSION:
             raise ctx.error(path + ("version",),
                             f"expected world format version {FORMAT_VERSION}, got {describe(self.version)}")

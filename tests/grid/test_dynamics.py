@@ -6,13 +6,13 @@ truncated and the egocentric image are equal."""
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import pytest
 import torch
+from wl_test_support import minigrid_face_and_walk as _face_and_walk
+from wl_test_support import minigrid_path as _path
 
-from engine.grid.dynamics import DIRECTIONS, grid_step
+from engine.grid.dynamics import grid_step
 from engine.grid.view import egocentric, view_offsets
 
 gym = pytest.importorskip("gymnasium")
@@ -73,42 +73,6 @@ def test_random_actions_match_minigrid(name: str) -> None:
 
     steps = sum(_run(env, ENVS[name], actions, seed)[0] for seed in range(8))
     assert steps > 200
-
-
-def _path(u, goal_cells: set) -> list[tuple[int, int]]:
-    """Cells from the agent to a cell next to (or on) one of ``goal_cells``, through passable cells (BFS)."""
-    start = tuple(u.agent_pos)
-    prev = {start: None}
-    q = deque([start])
-    while q:
-        c = q.popleft()
-        if c in goal_cells:
-            out = []
-            while c is not None:
-                out.append(c)
-                c = prev[c]
-            return out[::-1]
-        for dx, dy in DIRECTIONS:
-            n = (c[0] + dx, c[1] + dy)
-            cell = u.grid.get(*n)
-            if n not in prev and (cell is None or cell.can_overlap() or n in goal_cells):
-                prev[n] = c
-                q.append(n)
-    raise AssertionError("no path")
-
-
-def _face_and_walk(u, path: list) -> list[int]:
-    """Actions that walk ``path`` (its last cell is only faced, not entered)."""
-    acts, d, here = [], int(u.agent_dir), path[0]
-    for nxt in path[1:]:
-        want = DIRECTIONS.index((nxt[0] - here[0], nxt[1] - here[1]))
-        turns = (want - d) % 4
-        acts += [1] * turns if turns <= 2 else [0]
-        d = want
-        if nxt != path[-1]:
-            acts.append(2)
-            here = nxt
-    return acts
 
 
 def test_a_scripted_doorkey_solution_matches_minigrid() -> None:
