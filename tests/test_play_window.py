@@ -272,3 +272,39 @@ def test_hud_shows_the_worlds_variables_per_team() -> None:
     sim.state["var.score"] = score
     assert variable_text(sim) == "vars score red 1 blue 0  captures_to_win 2"
     assert variable_text(engine.make("tag", num_worlds=1, compile=False)) == ""  # no variables: no line
+
+
+def test_play_a_grid_world_turn_by_turn_with_the_agents_view(tmp_path: Path) -> None:
+    """A grid world ticks once per action key press (MiniGrid's manual control, whatever the clock), and
+    the controlled agent's egocentric view is drawn in the bottom-right corner."""
+    from engine.render import GLUnavailableError
+    from engine.render.window import open_window
+    from engine.views.play import Player, load_script
+
+    script = tmp_path / "keys.txt"  # Empty-8x8: the agent starts at (1, 1) facing right
+    script.write_text("0.1 tap UP\n0.4 tap UP\n0.7 tap RIGHT\n1.0 tap UP\n1.6 tap F12\n1.9 quit\n")
+    log = tmp_path / "state.jsonl"
+    try:
+        window = open_window("headless", (320, 240))
+    except GLUnavailableError as exc:
+        pytest.skip(f"headless OpenGL unavailable: {exc}")
+    try:
+        player = Player("grid/empty", window, state_log=log, script=load_script(script), out_dir=tmp_path,
+                        max_seconds=10)
+        player.run()
+    finally:
+        window.close()
+    st = player.sim.state
+    assert st["grid.pos"][0, 0].tolist() == [3, 2] and int(st["grid.dir"][0, 0]) == 1
+    assert int(st["tick"][0]) == 4, "four action keys, four ticks (the clock ran for 1.9 s)"
+    assert read_log(log)[-1]["steps"] == 4
+    (png,) = tmp_path.glob("*.png")
+    from PIL import Image
+
+    img = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    x, y, w, h = player.inset_viewport
+    inset = img[img.shape[0] - y - h:img.shape[0] - y, x:x + w]
+    red = (inset[..., 0] > 200) & (inset[..., 1] < 100) & (inset[..., 2] < 100)
+    grey = (abs(inset - 100) < 12).all(-1)
+    assert red.sum() >= 4, "the agent's marker in its view"
+    assert grey.sum() > 0.05 * grey.size, "walls in the view (Empty sees through walls: the whole room)"

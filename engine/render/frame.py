@@ -58,6 +58,9 @@ class Frame:
       boxes), drawn in ``wall_color`` under the entities.
     - ``zones`` optional tuple of ``(rects [K, 6], disks [D, 3], rgb, opacity)``: static regions drawn
       translucent under the walls (rectangles as ``walls``, disks as x, y, radius).
+    - ``tiles`` optional ``[B, K, 10]`` float32 per-world records drawn first (a grid world's cells): centre
+      x, y, half sides, direction (cos, sin), RGB, shape (2 rectangle, 0 circle of radius half_x); records
+      with half sides 0 are skipped. Within a world, later records draw over earlier ones.
 
     >>> f = Frame(pos=np.zeros((2, 3, 2)), radius=np.full(3, 0.1), color=np.ones((3, 3)))
     >>> f.num_worlds, f.num_entities, f.radius.shape
@@ -73,6 +76,7 @@ class Frame:
     walls: np.ndarray | None = None
     wall_color: tuple[float, float, float] = (0.3, 0.3, 0.32)
     zones: tuple | None = None
+    tiles: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         pos = to_numpy(self.pos, np.float32, "pos")
@@ -111,8 +115,13 @@ class Frame:
         if self.walls is not None:
             walls = to_numpy(self.walls, np.float32, "walls")
             _expect_shape(walls, (None, 6), "walls", "W walls, (x, y, half_x, half_y, cos, sin)")
-        for name, value in (("pos", pos), ("radius", radius), ("color", color),
-                            ("alive", alive), ("shape", shape), ("cameras", cameras), ("walls", walls)):
+        tiles = None
+        if self.tiles is not None:
+            tiles = to_numpy(self.tiles, np.float32, "tiles")
+            _expect_shape(tiles, (b, None, 10), "tiles", "B worlds, K records, (x, y, half_x, half_y, cos, sin, "
+                                                         "r, g, b, shape)")
+        for name, value in (("pos", pos), ("radius", radius), ("color", color), ("alive", alive),
+                            ("shape", shape), ("cameras", cameras), ("walls", walls), ("tiles", tiles)):
             object.__setattr__(self, name, value)
 
     @property

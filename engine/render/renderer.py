@@ -83,6 +83,23 @@ def build_wall_instances(walls: np.ndarray, color: np.ndarray, cameras: np.ndarr
     return inst.reshape(t * w, _INSTANCE_FLOATS)
 
 
+def build_tile_instances(tiles: np.ndarray, world_of_tile: np.ndarray, cameras: np.ndarray, origins: np.ndarray,
+                         shape: float) -> np.ndarray:
+    """Instance records ``[K', 15]`` for the per-world ``tiles [B, K, 10]`` of one shape, in every view tile."""
+    recs = tiles[world_of_tile]  # [T, K, 10]
+    keep = (recs[..., 9] == shape) & (recs[..., 2] > 0)
+    t, k = np.nonzero(keep)
+    r = recs[t, k]
+    inst = np.empty((len(t), _INSTANCE_FLOATS), dtype=np.float32)
+    inst[:, 0:2] = r[:, 0:2]
+    inst[:, 2] = np.hypot(r[:, 2], r[:, 3]) if shape == SHAPE_RECT else r[:, 2]
+    inst[:, 3:6] = r[:, 6:9]
+    inst[:, 6:9] = cameras[t]
+    inst[:, 9:11] = origins[t]
+    inst[:, 11:15] = r[:, 2:6]
+    return inst
+
+
 class _InstanceBatch:
     """A growable instance buffer and its VAO for one shape type (re-created only when it grows)."""
 
@@ -323,6 +340,12 @@ class Renderer:
         prog["u_outline_width"].value = float(style.outline_width)
         prog["u_outline_color"].value = tuple(float(c) for c in style.outline_color)
         prog["u_opacity"].value = 1.0
+        if frame.tiles is not None:  # a grid world's cells, per world, under everything else
+            for shape in (SHAPE_RECT, 0):
+                inst = build_tile_instances(frame.tiles, wot, cams, origins, float(shape))
+                if len(inst):
+                    prog["u_shape"].value = shape
+                    self._walls.draw(inst)
         for rects, disks, rgb, opacity in frame.zones or ():  # translucent, under everything else
             prog["u_opacity"].value = float(opacity)
             if len(rects):

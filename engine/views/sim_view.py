@@ -21,6 +21,7 @@ from engine.render.frame import SHAPE_CIRCLE, SHAPE_SQUARE, Frame, fit_camera
 from engine.render.renderer import Renderer
 from engine.render.style import RenderStyle
 from engine.views.colors import color_by, wall_frame_rects, zone_frame_parts
+from engine.views.grid_frame import GRID_KEYS, grid_frame
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; nothing GL is imported at module import
     import moderngl
@@ -69,8 +70,12 @@ class SimView:
         self._colors = color_by(sim)
         self._walls = wall_frame_rects(sim)
         self._zones = zone_frame_parts(sim)
+        self._grid = grid_frame(sim)
+        if self._grid is not None:
+            self._walls = self._grid.lines
         # the frame is rebuilt when any of these change (with color_by, the components it reads too)
-        self._frame_keys = _FRAME_KEYS + tuple(cb.component for cb in sim.plan.spec.render.color_by.values())
+        self._frame_keys = _FRAME_KEYS + tuple(cb.component for cb in sim.plan.spec.render.color_by.values()) + \
+            (GRID_KEYS if self._grid is not None else ())
         self._ctx = ctx
         self._owns_ctx = ctx is None
         self._renderer: Renderer | None = None
@@ -113,14 +118,16 @@ class SimView:
         if worlds is not None:
             color = self._colors(st) if self._colors is not None else st["color"]
             return Frame(pos=st["pos"][worlds], radius=st["radius"][worlds], color=color[worlds],
-                         alive=st["alive"][worlds], shape=self.shapes, walls=self._walls, zones=self._zones)
+                         alive=st["alive"][worlds], shape=self.shapes, walls=self._walls, zones=self._zones,
+                         tiles=self._grid.tiles(st, worlds) if self._grid is not None else None)
         tensors = tuple(st[k] for k in self._frame_keys)
         # Holding the tensors in the key keeps their ids from being reused while the key is alive.
         key = tuple((t, id(t), getattr(t, "_version", 0)) for t in tensors)
         if self._frame is None or not _same_key(key, self._frame_key):
             color = self._colors(st) if self._colors is not None else tensors[2]
             self._frame = Frame(pos=tensors[0], radius=tensors[1], color=color, alive=tensors[3],
-                                shape=self.shapes, walls=self._walls, zones=self._zones)
+                                shape=self.shapes, walls=self._walls, zones=self._zones,
+                                tiles=self._grid.tiles(st) if self._grid is not None else None)
             self._frame_key = key
         return self._frame
 

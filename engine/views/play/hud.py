@@ -51,9 +51,12 @@ def hud_lines(player: Player) -> list[str]:
     variables = variable_text(sim)
     if variables:
         lines.append(variables)
-    named = {k: v for k, v in player.controls.keys.items() if k not in ("up", "down", "left", "right")}
+    acts = {n for g in sim.groups.values() for n in g.action_space.named}  # a grid agent's left/right are actions
+    named = {k: v for k, v in player.controls.keys.items() if k in acts or k not in ("up", "down", "left", "right")}
     if named:
         lines.append("actions " + "  ".join(f"{k}: {'/'.join(v)}" for k, v in named.items()))
+    if getattr(player, "turn_based", False):
+        lines.append("turn-based: one tick per action key; the agent's view bottom-right")
     if player.video.recording:
         lines.append(f"REC {player.video.frames} frames -> {player.video.path}")
     if player.message and monotonic() < player.message_until:

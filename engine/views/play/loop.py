@@ -114,7 +114,9 @@ class Player:
             h, w = sim.plugins[renderers[0]].image_shape[1:3]
             ref_view = SimView(sim, size=(max(int(w), 16), max(int(h), 16)), ctx=self.ctx)
         tick_rate = float(spec.render.tick_rate or 1.0 / spec.world.dt)
-        return {"sim": sim, "name": spec.name, "controls": controls, "view": view, "ref_view": ref_view,
+        from engine.views.play.grid_inset import is_grid_world
+
+        return {"sim": sim, "turn_based": is_grid_world(sim), "name": spec.name, "controls": controls, "view": view, "ref_view": ref_view,
                 "renderer_plugin": renderers[0] if renderers else None, "tick_rate": tick_rate,
                 "tick_dt": 1.0 / tick_rate,
                 "agents": [(g, i) for g in sim.external_groups for i in range(sim.groups[g].size)]}
@@ -194,7 +196,9 @@ class Player:
         while self._acc >= self.tick_dt and n < MAX_TICKS_PER_FRAME:
             self._acc -= self.tick_dt
             n += 1
-            if not self.paused:
+            if self.turn_based:  # a grid world ticks on key presses (handle)
+                self._write_log()
+            elif not self.paused:
                 self.step()
             else:
                 self._write_log()
@@ -238,6 +242,8 @@ class Player:
             command = apply_key(self.controls, self.held, event.key, event.action)
             if command is not None:
                 getattr(self, f"cmd_{command}")()
+            elif self.turn_based and event.action == "press" and not self.paused and self._is_action_key(event.key):
+                self.step()  # one tick per action key press (MiniGrid's manual control)
         elif event.kind == "scroll":
             self.camera.zoom_by(1.15 ** event.dy, self.cursor_world)
         elif event.kind == "button" and event.button == 0:
@@ -249,6 +255,11 @@ class Player:
                                    vp, self.window.window_size, self.window.framebuffer_size)
                 self._drag = (event.x, event.y)
             self._cursor = (event.x, event.y)
+
+    def _is_action_key(self, key: str) -> bool:
+        ctl = self.controlled
+        name = self.controls.direction_of(key)
+        return ctl is not None and name is not None and name in self.sim.groups[ctl[0]].action_space.named
 
     def cursor_world(self) -> tuple[float, float] | None:
         """The world point under the mouse cursor (None before the cursor was seen)."""
@@ -371,6 +382,10 @@ class Player:
         ctl = self.controlled
         slot = self.sim.groups[ctl[0]].slice.start + ctl[1] if ctl is not None else None
         self.view.draw_into(screen, 0, cam, vp, highlight=slot)
+        if self.turn_based:
+            from engine.views.play.grid_inset import draw_inset
+
+            self.inset_viewport = draw_inset(self.view.renderer, screen, self.sim, ctl, (w, h))
         if self.renderer_plugin is not None:
             self.panel.refresh(self.sim, self.renderer_plugin, self.ref_view, self._say)
             self.panel.draw(screen, (w - vp[2], 0, vp[2], h))
