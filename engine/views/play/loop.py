@@ -116,7 +116,8 @@ class Player:
         tick_rate = float(spec.render.tick_rate or 1.0 / spec.world.dt)
         from engine.views.play.grid_inset import is_grid_world
 
-        return {"sim": sim, "turn_based": is_grid_world(sim), "name": spec.name, "controls": controls, "view": view, "ref_view": ref_view,
+        return {"sim": sim, "turn_based": is_grid_world(sim),
+                "name": spec.name, "controls": controls, "view": view, "ref_view": ref_view,
                 "renderer_plugin": renderers[0] if renderers else None, "tick_rate": tick_rate,
                 "tick_dt": 1.0 / tick_rate,
                 "agents": [(g, i) for g in sim.external_groups for i in range(sim.groups[g].size)]}
