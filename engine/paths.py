@@ -61,7 +61,7 @@ def resolve_world(world: str | os.PathLike) -> Path:
 
 
 #: Folders of worlds/ whose worlds are shipped by name as ``<folder>/<stem>`` (``mpe/simple_spread``).
-WORLD_FOLDERS = ("mpe",)
+WORLD_FOLDERS = ("mpe", "grid")
 
 
 def shipped_worlds() -> dict[str, Path]:

@@ -119,6 +119,8 @@ def test_per_world_seeds_give_each_world_its_single_env_episode():
     ("commons", {"agent": 1}),  # named actions (Discrete(6)) and a cooldown mask; rules despawn agents
     ("ctf", {"group": "blue", "opponents": {"red": "random"}}),  # rules end the episode with a winner
     ("mpe/simple_world_comm", {"group": "leader"}),  # a talking leader: Discrete(20)
+    ("grid/doorkey", {}),  # MiniGrid's Discrete(7) and 7×7×3 image + direction
+    ("grid/unlock", {}),
 ])
 def test_world_env_passes_check_env(world, kw):
     env = WorldEnv(world, **kw)
@@ -180,6 +182,9 @@ def test_shipped_worlds_are_registered_for_make_and_make_vec():
     assert isinstance(venv, VectorWorldEnv) and venv.observation_space.shape == (3, 14)
     spread = gymnasium.make("worldloom/mpe-simple_spread-v0")  # worlds/mpe/simple_spread.yaml
     assert spread.observation_space.shape == (18,)
+    doorkey = gymnasium.make("worldloom/grid-doorkey-v0")  # as MiniGrid-DoorKey-8x8-v0: Discrete(7), image + dir
+    assert doorkey.action_space.n == 7 and doorkey.observation_space.shape == (7 * 7 * 3 + 1,)
+    assert doorkey.spec.max_episode_steps in (None, 640) and doorkey.unwrapped.sim.plan.spec.episode.max_steps == 640
     assert venv.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
     venv.close()
 

@@ -44,6 +44,7 @@ class LevelSource:
             self.name = lvl.generator
             if lvl.generator in FAMILIES:
                 self.generator = FAMILIES[lvl.generator]
+                _check_params(lvl.generator, self.generator, self.params)
             elif "." in lvl.generator:
                 self.generator = resolve(lvl.generator, path + ("level", "generator"))
             else:
@@ -131,7 +132,13 @@ class LevelSource:
     def check(self, n_agents: int) -> None:
         """Build a few levels now, so a layout that can never be built is an error at load, not mid-run."""
         for seed in range(4):
-            built = self.make(np.random.default_rng(seed), n_agents)
+            try:
+                built = self.make(np.random.default_rng(seed), n_agents)
+            except LevelError:
+                raise
+            except Exception as e:  # a user generator's bug (or arguments it refuses), found before the run
+                raise LevelError(f"generator {self.name!r} failed building a level (seed {seed}): "
+                                 f"{type(e).__name__}: {e}") from None
             if built.failed:
                 raise LevelError(f"{built.failed} of grid.place's objects found no free cell (seed {seed}); make "
                                  "their regions larger or place fewer")
@@ -139,6 +146,21 @@ class LevelSource:
                 if built.cells[x, y, 0] != EMPTY and int(built.cells[x, y, 0]) not in (3, 8):  # floor, goal
                     raise LevelError(f"an agent starts on a cell that is not free ({x}, {y}); agents start on "
                                      "empty cells")
+
+
+def _check_params(name: str, fn: Callable, params: dict) -> None:
+    """A family's keyword arguments: known names, each of its default's type (so a typo is an error at load)."""
+    import inspect
+
+    accepted = {k: p.default for k, p in list(inspect.signature(fn).parameters.items())[3:]}
+    for key, value in params.items():
+        if key not in accepted:
+            raise LevelError(f"params: the {name} family has no parameter {key!r}; expected "
+                             f"{', '.join(accepted) or 'none'}")
+        want = type(accepted[key])
+        if type(value) is not want and not (want is float and type(value) is int):
+            raise LevelError(f"params.{key}: expected {want.__name__} (like the default, {accepted[key]!r}), got "
+                             f"{value!r}")
 
 
 __all__ = ["AGENT_CHARS", "Built", "FAMILY_SIZES", "LevelSource"]

@@ -220,12 +220,12 @@ def with_agents(cells: torch.Tensor, pos: torch.Tensor, direction: torch.Tensor)
 def grid_view(app, group, p: GridView, path: tuple):
     """MiniGrid's egocentric ``image``: the ``grid.view × grid.view`` cells ahead of the agent, turned so it
     looks up, as (type, colour, state) — occluded cells read 0 — flattened to ``view · view · 3`` values."""
-    from engine.grid.view import egocentric, view_offsets
+    from engine.grid.view import egocentric, row_table, view_offsets
 
     layout = grid_layout(app)
     grid = app.loaded.spec.grid
     a0, a1 = layout.offset(group.name)
-    offsets = view_offsets(grid.view).to(app.device)
+    offsets, table = view_offsets(grid.view).to(app.device), row_table(grid.view, app.device)
     stw, scale, many = grid.see_through_walls, p.scale, layout.n > 1
     size = grid.view * grid.view * 3
 
@@ -233,7 +233,7 @@ def grid_view(app, group, p: GridView, path: tuple):
         cells, pos, d = state["grid.cells"], state["grid.pos"], state["grid.dir"]
         if many:
             cells = with_agents(cells, pos, d)
-        img = egocentric(cells, pos[:, a0:a1], d[:, a0:a1], state["grid.carrying"][:, a0:a1], offsets, stw)
+        img = egocentric(cells, pos[:, a0:a1], d[:, a0:a1], state["grid.carrying"][:, a0:a1], offsets, stw, table)
         out = img.flatten(2).to(state["pos"].dtype)
         return out * scale if scale != 1.0 else out
 

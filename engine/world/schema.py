@@ -661,6 +661,12 @@ class WorldSpec:
         if self.grid is not None:  # a grid world's arena is its grid (drawing, positions of agents)
             w, h = self.grid.dims()
             self.world.arena = [0.0, w * self.grid.cell, 0.0, h * self.grid.cell]
+            names = [s if isinstance(s, str) else next(iter(s), None) if isinstance(s, dict) and len(s) == 1 else None
+                     for s in self.systems]
+            if "grid" not in names:
+                raise ctx.error(path + ("systems",), f"a world with a grid: section runs the grid system; expected "
+                                                     f"systems to list grid (e.g. systems: [grid]), got "
+                                                     f"{describe(self.systems)}")
         if self.version != FORMAT_VERSION:
             raise ctx.error(path + ("version",),
                             f"expected world format version {FORMAT_VERSION}, got {describe(self.version)}")

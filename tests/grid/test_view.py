@@ -72,14 +72,17 @@ def _process_vis(opaque: np.ndarray) -> np.ndarray:
     return m
 
 
-@pytest.mark.parametrize("view", [3, 5, 7, 9])
-def test_bit_mask_visibility_equals_process_vis_on_random_views(view: int) -> None:
-    """The row-as-bits sweep against process_vis on 2,000 random views of each size, opacity 10–70 %."""
-    from engine.grid.view import visibility
+@pytest.mark.parametrize("view, lookup", [(v, False) for v in (3, 5, 7, 9, 11)] + [(v, True) for v in (3, 5, 7, 9)])
+def test_bit_mask_visibility_equals_process_vis_on_random_views(view: int, lookup: bool) -> None:
+    """The row-as-bits sweep — computed by shifts, and looked up in ``row_table`` (what the tick uses) —
+    against process_vis on 2,000 random views of each size, opacity 10–70 %."""
+    from engine.grid.view import row_table, visibility
 
+    table = row_table(view) if lookup else None
+    assert (table is not None) == lookup
     g = torch.Generator().manual_seed(view)
     for p in (0.1, 0.3, 0.5, 0.7):
         opaque = torch.rand(500, view, view, generator=g) < p
-        got = visibility(opaque).numpy()
+        got = visibility(opaque, table).numpy()
         for b in range(500):
             np.testing.assert_array_equal(got[b], _process_vis(opaque[b].numpy()), err_msg=f"p {p} view {b}")

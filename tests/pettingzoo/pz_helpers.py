@@ -18,8 +18,9 @@ from wl_test_support import masked_tag_world
 import engine
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Every shipped world: worlds/*.yaml, worlds/mpe/*.yaml and the worked examples under worlds/examples/.
+#: Every shipped world: worlds/*.yaml, worlds/mpe/*.yaml, worlds/grid/*.yaml and the worked examples.
 SHIPPED = (sorted((ROOT / "worlds").glob("*.yaml")) + sorted((ROOT / "worlds" / "mpe").glob("*.yaml"))
+           + sorted((ROOT / "worlds" / "grid").glob("*.yaml"))
            + sorted((ROOT / "worlds" / "examples").rglob("*.yaml")))
 HUNT = ROOT / "tests" / "train" / "hunt.yaml"  # runners that die, and a spare slot dead at reset
 FLEE = {"systems": [{"scripted_flee": {"agents": "prey", "threat": ["adversary"]}}, "physics"]}
