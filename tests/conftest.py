@@ -14,6 +14,11 @@ from pathlib import Path
 import pytest
 from wl_test_support import wait_for
 
+# inductor's C++ wrapper for small compiled segments (engine.scheduler.cpp_wrapper) adds seconds to every cold
+# compile, and CI compiles from a cold cache: the suite compiles with the Python wrapper, and
+# tests/test_scheduler.py checks the C++ one (the default for one world) against the eager tick.
+os.environ.setdefault("WORLDLOOM_CPP_WRAPPER", "0")
+
 
 @pytest.fixture(scope="session")
 def xvfb_display() -> Iterator[str]:

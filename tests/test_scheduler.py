@@ -116,3 +116,17 @@ def test_a_segment_with_python_branching_on_values_falls_back_to_dynamo_and_stay
     for a, b in zip(_run(eager, acts), _run(fused, acts)):
         assert torch.allclose(a, b, atol=1e-5)
     assert not any(f.traced for _, f, _ in fused._tick.segments if isinstance(f, _Compiled))
+
+
+@pytest.mark.parametrize("world", ["grid/doorkey", "tag", "ctf"])
+def test_small_segments_get_the_cpp_wrapper_and_equal_the_eager_tick(world, monkeypatch) -> None:
+    """At one world a segment is dispatch-bound and, by default, compiled with inductor's C++ wrapper (the
+    suite turns it off elsewhere: see conftest.py): 60 ticks equal the eager ones (tag and ctf end episodes in them)."""
+    monkeypatch.setenv("WORLDLOOM_CPP_WRAPPER", "auto")
+    eager = engine.make(world, num_worlds=1, seed=2)
+    fused = engine.make(world, num_worlds=1, seed=2, compile=True)
+    acts = _actions(eager, 60, seed=3)
+    for a, b in zip(_run(eager, acts), _run(fused, acts)):
+        assert torch.allclose(a, b, atol=1e-5)
+    segments = [f for _, f, _ in fused._tick.segments if isinstance(f, _Compiled)]
+    assert segments and all(s.traced and "cpp_wrapper_src" in s.compiled.source_code for s in segments)

@@ -97,20 +97,31 @@ def egocentric(grid: torch.Tensor, pos: torch.Tensor, direction: torch.Tensor, c
     ``table = row_table(v)`` makes the visibility sweep a few lookups."""
     B, W, H, _ = grid.shape
     v = offsets.shape[1]
+    # each cell as one int32 (type | colour << 8 | state << 16): one gather per view cell, not three
+    code = pack(grid.reshape(B, W * H, 3))  # [B, W·H]
     off = offsets[direction]  # [B, A, v, v, 2]
     gx = pos[..., 0].view(B, -1, 1, 1) + off[..., 0]
     gy = pos[..., 1].view(B, -1, 1, 1) + off[..., 1]
     inside = (gx >= 0) & (gx < W) & (gy >= 0) & (gy < H)
     flat = (gx.clamp(0, W - 1) * H + gy.clamp(0, H - 1)).reshape(B, -1)  # [B, A·v·v]
-    cells = grid.reshape(B, W * H, 3).gather(1, flat.unsqueeze(-1).expand(-1, -1, 3)).view(off.shape[:-1] + (3,))
-    wall = torch.tensor([WALL, GREY, 0], dtype=grid.dtype, device=grid.device)
-    cells = torch.where(inside.unsqueeze(-1), cells, wall)
-    kind, state = cells[..., 0], cells[..., 2]
+    seen_code = torch.where(inside.reshape(B, -1), code.gather(1, flat), WALL | GREY << 8)
+    seen_code = seen_code.view(off.shape[:-1])  # [B, A, v, v]
+    kind, state = seen_code & 0xFF, seen_code >> 16
     opaque = (kind == WALL) | ((kind == DOOR) & (state != OPEN))
-    seen = torch.ones_like(opaque) if see_through_walls else visibility(opaque, table)
-    held = torch.where((carrying[..., 0] != UNSEEN).unsqueeze(-1), carrying,
-                       torch.tensor([EMPTY, 0, 0], dtype=grid.dtype, device=grid.device))  # [B, A, 3]
-    me = torch.zeros(v, v, dtype=torch.bool, device=grid.device)
-    me[v // 2, v - 1] = True
-    cells = torch.where(me.view(1, 1, v, v, 1), held.view(B, -1, 1, 1, 3).to(cells.dtype), cells)
-    return torch.where(seen.unsqueeze(-1), cells, torch.zeros_like(cells))
+    held = pack(carrying)  # [B, A]: the agent's own cell shows what it carries, or "empty"
+    held = torch.where(held == UNSEEN, EMPTY, held)
+    seen_code[:, :, v // 2, v - 1] = held
+    if not see_through_walls:
+        seen_code = seen_code * visibility(opaque, table)
+    return unpack(seen_code, grid.dtype)
+
+
+def pack(cells: torch.Tensor) -> torch.Tensor:
+    """``[..., 3]`` (type, colour, state) → ``[...]`` int32 ``type | colour << 8 | state << 16``."""
+    c = cells.to(torch.int32)
+    return c[..., 0] | (c[..., 1] << 8) | (c[..., 2] << 16)
+
+
+def unpack(code: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The inverse of ``pack``, as ``dtype``."""
+    return torch.stack((code & 0xFF, (code >> 8) & 0xFF, code >> 16), -1).to(dtype)
