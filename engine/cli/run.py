@@ -50,9 +50,9 @@ class _Totals:
 
 
 def _header(sim, args) -> None:
-    agents = ", ".join(f"{g.size} {g.name}" for g in sim.groups.values())
+    agents = " + ".join(f"{g.size} {g.name}" for g in sim.groups.values())
     print(f"world {sim.plan.spec.name!r}: {args.worlds} worlds × "
-          + (f"{agents} agents" if agents else f"{sim.layout.n:,} entities, no agents")
+          + (f"agents {agents}" if agents else f"{sim.layout.n:,} entities, no agents")
           + f" on {sim.device}, torch threads {sim.threads.describe()}, "
           + ("compiled" if args.compile else "eager")
           + (f"; controlled in-world: {', '.join(f'{g} by {s}' for g, s in sim.controlled_by.items())}"

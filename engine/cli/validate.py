@@ -60,6 +60,12 @@ def run(args) -> int:
     if segments:
         print(f"  walls: {len(segments)} segments ({len(spec.walls.segments)} given, {len(spec.walls.boxes)} boxes"
               + (f", a {len(spec.walls.map.rows)}-row map" if spec.walls.map else "") + ")")
+    if spec.grid is not None:
+        g, lvl = spec.grid, spec.grid.level
+        source = (f"generator {lvl.generator}" if lvl.generator else "one map" if lvl.map
+                  else f"{len(lvl.maps)} maps, one per reset")
+        print(f"  grid: {' × '.join(map(str, g.dims()))} cells, levels from {source}, view {g.view} × {g.view}"
+              + (f", {sum(p.count for p in g.place)} placed per reset" if g.place else ""))
     if spec.rules:
         print(f"  rules ({len(spec.rules)}, in this order): " + ", ".join(r.name for r in spec.rules))
     for note in plan.app.notes:

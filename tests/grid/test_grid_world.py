@@ -231,3 +231,11 @@ def test_the_walls_of_a_map_world_are_walls_in_every_view(tmp_path) -> None:
     assert image[3, 6].tolist() == [1.0, 0.0, 0.0], "the agent's own cell: empty hands"
     assert image[2, 6, 0] == WALL and image[4, 6, 0] == WALL, "walls on its left and right"
     assert np.count_nonzero(image[..., 0].numpy() == 0) > 30, "what is behind the walls is unseen"
+
+
+def test_validate_describes_a_grid_world() -> None:
+    proc = subprocess.run([sys.executable, "-m", "engine", "validate", "grid/multiroom"], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "grid: 25 × 25 cells, levels from generator multiroom, view 7 × 7" in proc.stdout
+    assert "actions: an integer in 0..6 (left, right, forward, pickup, drop, toggle, done)" in proc.stdout
