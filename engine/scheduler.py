@@ -19,7 +19,7 @@ import torch
 
 from engine.core.system import SystemDecl
 from engine.core.threads import cores
-from engine.errors import UserCodeError
+from engine.errors import UserCodeError, UserError
 
 _SEGMENT_IDS = itertools.count()
 
@@ -56,10 +56,13 @@ def cpp_wrapper(example: list[torch.Tensor]) -> bool:
     the Python wrapper's buffer allocations cost ~60 µs of a ~130 µs grid tick; the C++ one cuts a one-world
     tick by 20-40 % (grid/doorkey, tag) for ~3 s more compile time. ``WORLDLOOM_CPP_WRAPPER``: ``auto``
     (the default: segments of at most ``SMALL_SEGMENT`` elements), ``1`` always, ``0`` never."""
-    mode = os.environ.get("WORLDLOOM_CPP_WRAPPER", "auto")
-    if mode in ("0", "1"):
+    mode = os.environ.get("WORLDLOOM_CPP_WRAPPER", "auto").strip().lower()
+    if mode not in ("auto", "0", "1"):
+        raise UserError(f"WORLDLOOM_CPP_WRAPPER: expected auto, 0 or 1, got {mode!r}; unset it for the default")
+    if mode != "auto":
         return mode == "1"
-    return sum(t.numel() for t in example) <= SMALL_SEGMENT
+    on_cpu = all(t.device.type == "cpu" for t in example)  # (CUDA's C++ wrapper has not been measured here)
+    return on_cpu and sum(t.numel() for t in example) <= SMALL_SEGMENT
 
 
 def _compile(flat: Callable, example: list[torch.Tensor]) -> tuple[Callable, bool]:
@@ -92,12 +95,12 @@ def _compile_parallel(flat: Callable, example: list[torch.Tensor]) -> tuple[Call
     from torch.fx.experimental.proxy_tensor import make_fx
     from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
+    patches = {"size_asserts": False, "cpp_wrapper": cpp_wrapper(example)}  # (a bad setting: not a fallback)
     fake_mode = FakeTensorMode(shape_env=ShapeEnv(), allow_non_fake_inputs=True)  # a shape env: cacheable
     fakes = [fake_mode.from_tensor(t, static_shapes=True) for t in example]
     try:
         with fake_mode:
             graph = make_fx(flat, tracing_mode="real")(*fakes)
-        patches = {"size_asserts": False, "cpp_wrapper": cpp_wrapper(example)}
         return compile_fx(graph, fakes, config_patches=patches), True
     except Exception:  # noqa: BLE001 - a trace or lowering failure: Dynamo handles graph breaks and fallbacks
         compiled = torch.compile(_own_code(flat), dynamic=False,

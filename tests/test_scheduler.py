@@ -130,3 +130,19 @@ def test_small_segments_get_the_cpp_wrapper_and_equal_the_eager_tick(world, monk
         assert torch.allclose(a, b, atol=1e-5)
     segments = [f for _, f, _ in fused._tick.segments if isinstance(f, _Compiled)]
     assert segments and all(s.traced and "cpp_wrapper_src" in s.compiled.source_code for s in segments)
+
+
+def test_the_cpp_wrapper_setting(monkeypatch) -> None:
+    from engine.errors import UserError
+    from engine.scheduler import SMALL_SEGMENT, cpp_wrapper
+
+    small, large = [torch.zeros(10)], [torch.zeros(SMALL_SEGMENT + 1)]
+    monkeypatch.setenv("WORLDLOOM_CPP_WRAPPER", "auto")
+    assert cpp_wrapper(small) and not cpp_wrapper(large)
+    monkeypatch.setenv("WORLDLOOM_CPP_WRAPPER", "1")
+    assert cpp_wrapper(large)
+    monkeypatch.setenv("WORLDLOOM_CPP_WRAPPER", "0")
+    assert not cpp_wrapper(small)
+    monkeypatch.setenv("WORLDLOOM_CPP_WRAPPER", "yes")
+    with pytest.raises(UserError, match="WORLDLOOM_CPP_WRAPPER: expected auto, 0 or 1, got 'yes'"):
+        cpp_wrapper(small)

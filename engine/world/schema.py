@@ -299,8 +299,18 @@ class GridSpec:
             raise ctx.error(path + ("view",), f"expected an odd view side (the agent sits in the middle column), "
                                               f"got {self.view}")
         lvl = self.level
-        if self.size is None and lvl.generator is not None and lvl.generator not in GRID_FAMILY_SIZES:
-            raise ctx.error(path + ("size",), "a level generator of your own needs grid.size: [width, height]")
+        gen = lvl.generator
+        if gen is not None and gen not in GRID_FAMILY_SIZES and "." not in gen:
+            import difflib
+
+            close = difflib.get_close_matches(gen, list(GRID_FAMILY_SIZES), n=1)
+            raise ctx.error(path + ("level", "generator"),
+                            f"unknown level family {gen!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                            + f"; expected one of {', '.join(GRID_FAMILY_SIZES)}, or the dotted path of a "
+                              "function of your own (module.function)")
+        if self.size is None and gen is not None and gen not in GRID_FAMILY_SIZES:
+            raise ctx.error(path + ("size",), f"a level generator of your own ({gen}) needs grid.size: [width, "
+                                              "height]; got none")
         for ch in self.legend:
             if len(ch) != 1 or ch in "><^v":
                 raise ctx.error(path + ("legend", ch), f"expected one character other than > < ^ v (agents), got "
@@ -661,12 +671,12 @@ class WorldSpec:
         if self.grid is not None:  # a grid world's arena is its grid (drawing, positions of agents)
             w, h = self.grid.dims()
             self.world.arena = [0.0, w * self.grid.cell, 0.0, h * self.grid.cell]
-            names = [s if isinstance(s, str) else next(iter(s), None) if isinstance(s, dict) and len(s) == 1 else None
-                     for s in self.systems]
+            names = [s if isinstance(s, str) else next(iter(s), "?") if isinstance(s, dict) and len(s) == 1
+                     else str(s.get("system", "?")) if isinstance(s, dict) else "?" for s in self.systems]
             if "grid" not in names:
-                raise ctx.error(path + ("systems",), f"a world with a grid: section runs the grid system; expected "
+                raise ctx.error(path + ("systems",), "a world with a grid: section runs the grid system; expected "
                                                      f"systems to list grid (e.g. systems: [grid]), got "
-                                                     f"{describe(self.systems)}")
+                                                     f"[{', '.join(names)}]")
         if self.version != FORMAT_VERSION:
             raise ctx.error(path + ("version",),
                             f"expected world format version {FORMAT_VERSION}, got {describe(self.version)}")

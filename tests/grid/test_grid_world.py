@@ -196,7 +196,9 @@ def test_a_user_generator_runs_only_under_trust_and_failed_placements_are_counte
     ("level: {map: ['####', '#>.#', '####']}\nsize: [8, 8]\n", 1, "grid.level", "grid.size is [8, 8] but the map is"),
     ("level: {generator: doorkey}\nplace: [{object: ball, at: [0, 0]}]\n", 1, "grid.level", "no free cell"),
     ("level: {generator: multiroom, params: {rooms: 3}}\n", 1, "grid.level", "no parameter 'rooms'"),
-    ("level: {generator: mazes}\n", 1, "grid.size", "needs grid.size"),
+    ("level: {generator: doorky}\n", 1, "grid.level.generator", "unknown level family 'doorky' (did you mean "
+                                                               "'doorkey'?)"),
+    ("level: {generator: mygen.mazes}\n", 1, "grid.size", "(mygen.mazes) needs grid.size"),
     ("level: {generator: doorkey}\nview: 6\n", 1, "grid.view", "odd"),
     ("level: {map: ['#####', '#>.<#', '#####']}\n", 4, "grid.level", "no free cell for agent 3 of 4"),
 ])
@@ -217,7 +219,8 @@ def test_grid_agents_must_take_minigrids_actions_and_worlds_must_run_the_grid_sy
     with pytest.raises(UserError, match=r"agents.agent.action: a grid agent takes MiniGrid's actions"):
         engine.make(path, num_worlds=1)
     path.write_text(text.replace("systems: [grid]", "systems: [physics]"))
-    with pytest.raises(UserError, match=r"systems: a world with a grid: section runs the grid system"):
+    with pytest.raises(UserError, match=r"systems: a world with a grid: section runs the grid system; expected "
+                                        r"systems to list grid \(e.g. systems: \[grid\]\), got \[physics\]"):
         engine.make(path, num_worlds=1)
     path.write_text(text.split("grid:\n")[0])  # grid terms and system, no grid: section
     with pytest.raises(UserError, match=r"systems: grid terms and the grid system need a grid: section"):
