@@ -21,14 +21,12 @@ block_until_ready on the result. Episode ends (step_type > 0) and restarts (t ==
 counted inside the scan and reported ("episodes_ended", "resets_seen") to show that autoreset happens.
 """
 
-import sys
-import time
 from importlib.metadata import version
 
 import jax
-import jax.numpy as jnp
+import jax_loop
 import navix as nx
-from harness import base_parser, run_windows
+from harness import base_parser
 
 ENV_ID = "Navix-DoorKey-8x8-v0"
 OBS_FNS = {
@@ -39,93 +37,23 @@ OBS_FNS = {
 
 def main():
     p = base_parser(__doc__, default_num_envs=4096)
-    p.add_argument("--mode", choices=["scan", "loop"], default="scan")
-    p.add_argument("--scan-len", type=int, default=100)
+    jax_loop.add_options(p)
     p.add_argument("--observation", choices=sorted(OBS_FNS), default="symbolic_first_person")
     args = p.parse_args()
-    N = args.num_envs
-
     env = nx.make(ENV_ID, max_steps=args.max_steps, observation_fn=OBS_FNS[args.observation])
     n_actions = len(env.action_set)
 
-    def one_step(carry, _):
-        key, ts, ends, resets, chk = carry
-        key, k_act = jax.random.split(key)
-        actions = jax.random.randint(k_act, (N,), 0, n_actions)
+    def step(ts, actions):
         ts = jax.vmap(env.step)(ts, actions)
-        done = ts.step_type > 0
-        ends = ends + done.sum(dtype=jnp.int32)
-        resets = resets + (ts.t == 0).sum(dtype=jnp.int32)
-        chk = chk + ts.observation.sum(dtype=jnp.int32).astype(jnp.float32) + ts.reward.sum() + ts.step_type.sum()
-        return (key, ts, ends, resets, chk), None
+        return ts, ts.step_type > 0, ts.t == 0
 
-    key = jax.random.PRNGKey(args.seed)
-    key, kr = jax.random.split(key)
-    ts0 = jax.jit(jax.vmap(env.reset))(jax.random.split(kr, N))
-    obs_shape = tuple(ts0.observation.shape[1:])
-    zero_i, zero_f = jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32)
-    if args.mode == "scan":
-        step_fn = jax.jit(lambda c: jax.lax.scan(one_step, c, None, length=args.scan_len)[0])
-        calls_per_chunk = args.scan_len
-    else:
-        step_fn = jax.jit(lambda c: one_step(c, None)[0])
-        calls_per_chunk = max(1, min(100, 4096 // N))
-    box = {"c": (key, ts0, zero_i, zero_i, zero_f), "calls": 0}
-    t0 = time.perf_counter()
-    jax.block_until_ready(step_fn(box["c"]))  # compile (result discarded)
-    compile_s = time.perf_counter() - t0
-
-    def chunk():
-        c = box["c"]
-        for _ in range(1 if args.mode == "scan" else calls_per_chunk):
-            c = step_fn(c)
-        jax.block_until_ready(c)
-        box["c"] = c
-        box["calls"] += calls_per_chunk
-        return calls_per_chunk
-
-    def finish():
-        _, ts, ends, resets, chk = box["c"]
-        out = {
-            "episodes_ended": int(ends),
-            "resets_seen": int(resets),
-            "steps_per_env_total": box["calls"],
-            "checksum": float(chk),
-            "episode_t_max_now": int(ts.t.max()),
-        }
-        print(
-            f"# navix autoreset check: {out['episodes_ended']} episode ends, {out['resets_seen']} restarts "
-            f"over {box['calls']} steps x {N} envs (max_steps {args.max_steps})",
-            file=sys.stderr,
-        )
-        return out
-
-    label = f"navix {ENV_ID} cpu num_envs={N} obs={args.observation}{obs_shape} mode={args.mode}"
-    run_windows(
-        chunk,
-        N,
-        args,
-        label,
-        finish=finish,
-        extra={
-            "peer": "navix",
-            "env": ENV_ID,
-            "navix": version("navix"),
-            "jax": jax.__version__,
-            "jaxlib": version("jaxlib"),
-            "flax": version("flax"),
-            "backend": jax.default_backend(),
-            "mode": args.mode,
-            "scan_len": args.scan_len if args.mode == "scan" else None,
-            "compile_s": compile_s,
-            "observation": args.observation,
-            "obs_shape": list(obs_shape),
-            "obs_dtype": str(ts0.observation.dtype),
-            "n_actions": n_actions,
-            "actions": f"uniform random randint [0,{n_actions}) per env, MiniGrid indices",
-            "autoreset": "navix built-in, next-step (step after a done returns reset; its action ignored)",
-        },
-    )
+    kr = jax.random.split(jax.random.PRNGKey(args.seed))[1]
+    ts0 = jax.jit(jax.vmap(env.reset))(jax.random.split(kr, args.num_envs))
+    jax_loop.run("navix", f"navix {ENV_ID} cpu num_envs={args.num_envs} view={args.observation}", args, n_actions,
+                 step, ts0, lambda ts: ts.t.max(), args.max_steps, {
+                     "env": ENV_ID, "navix": version("navix"), "observation": args.observation,
+                     "actions": f"uniform random randint [0,{n_actions}) per env, MiniGrid indices",
+                     "autoreset": "navix built-in, next-step (step after a done returns reset; its action ignored)"})
 
 
 if __name__ == "__main__":
