@@ -38,16 +38,28 @@ def view_offsets(view: int) -> torch.Tensor:
 
 def _sweep_row(r: torch.Tensor, c: torch.Tensor, v: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One row of ``process_vis``: ``r`` the row's visible bits so far, ``c`` its clear cells → (the row's
-    visible bits, the bits it makes visible in the next row out)."""
+    visible bits, the bits it makes visible in the next row out).
+
+    A visible clear cell shows its neighbour: a fill through runs of clear cells, done in ``log2(v)``
+    doubling steps each way (Kogge–Stone, as chess engines fill sliding-piece rays) rather than ``v − 1``
+    single shifts, so a wide view's compiled graph stays small."""
     full = (1 << v) - 1
-    for _ in range(v - 1):  # rightward: a visible clear cell shows the next one
-        r = r | (((r & c) << 1) & full)
-    left = r
-    for _ in range(v - 1):  # then leftward, from what the rightward pass saw
-        left = left | ((left & c) >> 1)
-    go_r = r & c & (full >> 1)  # the last cell has no right neighbour to spill from
+    right = _fill(r, (c << 1) & full, v, 1)  # cell i + 1 is entered from i when i is clear
+    left = _fill(right, c >> 1, v, -1)  # then leftward, from what the rightward pass saw
+    go_r = right & c & (full >> 1)  # the last cell has no right neighbour to spill from
     go_l = left & c & (full - 1)  # nor the first a left one
     return left, (go_r | (go_r << 1) | go_l | (go_l >> 1)) & full
+
+
+def _fill(seen: torch.Tensor, enter: torch.Tensor, v: int, way: int) -> torch.Tensor:
+    """``seen`` spread along ``way`` (+1: up the bits) into every bit reachable through ``enter`` bits."""
+    full, step = (1 << v) - 1, 1
+    while step < v:
+        moved = (seen << step) & full if way > 0 else seen >> step
+        seen = seen | (enter & moved)
+        enter = enter & ((enter << step) & full if way > 0 else enter >> step)
+        step *= 2
+    return seen
 
 
 #: the widest view whose rows are swept by table lookup (2^(2·9) entries, 2 MiB); wider ones shift
@@ -70,8 +82,16 @@ def visibility(opaque: torch.Tensor, table: torch.Tensor | None = None) -> torch
     agent at ``(v // 2, v - 1)``: each row, from the agent's outwards, is swept right then left — a visible
     clear cell shows its neighbour in the row, and the cells straight and diagonally ahead in the next row.
 
-    Each row is a bit mask (bit ``i``: cell ``i``); ``table = row_table(v)`` looks each row's sweep up,
-    without it the sweep is computed by shifts of whole rows."""
+    ``table = row_table(v)`` looks each row's sweep up. Without it (views wider than ``TABLE_MAX_VIEW``)
+    the sweep runs as one opaque op, ``worldloom::grid_visibility``: inlined, its ``v`` dependent rows of
+    shifts make a graph that inductor takes minutes to compile (view 31: 5 min)."""
+    if table is None:
+        return _visibility_op(opaque)
+    return _sweep(opaque, table)
+
+
+def _sweep(opaque: torch.Tensor, table: torch.Tensor | None) -> torch.Tensor:
+    """``visibility``: each row a bit mask (bit ``i``: cell ``i``), swept by ``table`` or by shifts."""
     v = opaque.shape[-1]
     full = (1 << v) - 1
     bit = 1 << torch.arange(v, device=opaque.device, dtype=torch.int64)  # [v]
@@ -86,6 +106,16 @@ def visibility(opaque: torch.Tensor, table: torch.Tensor | None = None) -> torch
             rows[j], incoming = _sweep_row(incoming, clear[..., j], v)
     packed = torch.stack(rows, -1)  # [..., j]
     return (packed.unsqueeze(-2) & bit.view(v, 1)) != 0  # [..., i, j]
+
+
+@torch.library.custom_op("worldloom::grid_visibility", mutates_args=())
+def _visibility_op(opaque: torch.Tensor) -> torch.Tensor:
+    return _sweep(opaque, None)
+
+
+@_visibility_op.register_fake
+def _(opaque: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(opaque)
 
 
 def egocentric(grid: torch.Tensor, pos: torch.Tensor, direction: torch.Tensor, carrying: torch.Tensor,

@@ -79,7 +79,9 @@ def grid_layout(app) -> GridLayout:
 
     try:
         source = LevelSource(grid, app.resolve, ("grid",))
-    except (UserError, ValueError) as e:
+    except UserError:  # already located (an untrusted or missing generator module)
+        raise
+    except ValueError as e:
         raise app.ctx.error(("grid", "level"), str(e)) from None
     layout = GridLayout(groups, torch.tensor(slots, dtype=torch.int64, device=app.device), source.size,
                         float(grid.cell))
@@ -168,7 +170,9 @@ def make_grid_system(app, params, path: tuple) -> SystemDecl:
     source = app._grid_source
     try:
         source.check(layout.n)
-    except (UserError, ValueError) as e:
+    except UserError:
+        raise
+    except ValueError as e:
         raise app.ctx.error(("grid", "level"), f"the level cannot be built: {e}") from None
     W, H = layout.size
     app.reserve(W * H * 3 + layout.n * 40, f"the grid ({W} × {H} cells)", ("grid", "size"), "make it smaller",
