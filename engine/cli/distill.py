@@ -1,4 +1,4 @@
-"""``worldloom distill WORLD --subsystem dynamics|renderer|policy --data DIR``: train a learned subsystem.
+"""``worldloom distill WORLD --subsystem dynamics|renderer|policy|world-model --data DIR``: train a learned subsystem.
 
 Trains in PyTorch on recordings made with ``worldloom record``, exports ONNX into a plugin folder
 (with the module source, weights and a README of its I/O contract) and prints the world-file snippet
@@ -18,8 +18,8 @@ def add_parser(sub) -> None:
                                    "export it as an ONNX plugin folder with its PyTorch source and a README of "
                                    "its I/O contract; prints the YAML snippet that binds it.")
     add_world_args(p)
-    p.add_argument("--subsystem", required=True, choices=["dynamics", "renderer", "policy"],
-                   help="what to learn")
+    p.add_argument("--subsystem", required=True, choices=["dynamics", "renderer", "policy", "world-model"],
+                   help="what to learn (world-model: encoder, latent dynamics and decoder from frames and actions)")
     p.add_argument("--data", action="append", required=True, metavar="DIR",
                    help="a recording folder; repeat to train on several (same entity layout)")
     p.add_argument("--out", default=None, help="plugin folder (default plugins/<world>_<subsystem>)")
@@ -36,7 +36,14 @@ def add_parser(sub) -> None:
                    help="dynamics/renderer: comma-separated entity types to bind (default: all types)")
     p.add_argument("--rows", default="world", choices=["world", "entity"],
                    help="dynamics: one model row per world (sees contacts; default) or per entity")
-    p.add_argument("--horizon", type=int, default=20, help="dynamics: longest open-loop rollout in the loss")
+    p.add_argument("--horizon", type=int, default=None,
+                   help="dynamics: longest open-loop rollout in the loss (default 20); world-model: steps of the "
+                        "rollout loss (default 10; 1 = one-step teacher forcing)")
+    p.add_argument("--noise", type=float, default=0.0,
+                   help="world-model: std of the Gaussian noise added to the latents rollouts start from, in image "
+                        "units (the image spans 2; default 0)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="world-model: dynamics iterations (default 3000; the encoder and decoder take 400 and 900)")
     p.add_argument("--group", default=None, help="policy: the agent group whose recorded actions to clone")
     p.set_defaults(func=run)
 
@@ -63,9 +70,9 @@ def run(args) -> int:
     for d in args.data:
         if not (Path(d) / "manifest.json").is_file():
             raise UserError(f"--data {d}: not a recording (no manifest.json); make one with `worldloom record`")
-    default_epochs = {"dynamics": 10.0, "renderer": 20.0, "policy": 30.0}[args.subsystem]
+    default_epochs = {"dynamics": 10.0, "renderer": 20.0, "policy": 30.0, "world-model": 0.0}[args.subsystem]
     name = loaded.spec.name
-    out = Path(args.out or Path("plugins") / f"{name}_{args.subsystem}")
+    out = Path(args.out or Path("plugins") / f"{name}_{args.subsystem.replace('-', '_')}")
     opts = TrainOptions(epochs=args.epochs if args.epochs is not None else default_epochs, minutes=args.minutes,
                         seed=args.seed, device=args.device, logdir=args.logdir,
                         run_name=f"distill-{out.name}-{args.subsystem}", extra={"command": command_line()})
@@ -86,13 +93,15 @@ def run(args) -> int:
             print(f"distill {args.subsystem}: iteration {i}/{total} {extra}", file=sys.stderr, flush=True)
 
     try:
+        if args.horizon is not None and args.horizon < 1:
+            raise UserError(f"--horizon: expected an integer >= 1, got {args.horizon}")
         if args.subsystem == "dynamics":
             from engine.distill.dynamics import distill_dynamics
 
-            if args.horizon < 1:
-                raise UserError(f"--horizon: expected an integer >= 1, got {args.horizon}")
-            contract = distill_dynamics(args.data, out, opts, types=types, rows=args.rows, horizon=args.horizon,
+            contract = distill_dynamics(args.data, out, opts, types=types, rows=args.rows, horizon=args.horizon or 20,
                                         world_dir=world.parent, progress=report)
+        elif args.subsystem == "world-model":
+            contract = _world_model(args, world, out, opts, report)
         elif args.subsystem == "renderer":
             from engine.distill.renderer import distill_renderer
 
@@ -107,7 +116,43 @@ def run(args) -> int:
                                       progress=report)
     finally:
         progress.close()
+    _print_result(args, out, contract)
+    return 0
+
+
+def _world_model(args, world, out, opts, report) -> dict:
+    """``--subsystem world-model``: the agents' action sizes come from the world, the rest from the data."""
+    import math
+
+    import engine
+    from engine.distill.world_model import WorldModelOptions, distill_world_model
+    from engine.errors import UserError
+
+    if not (math.isfinite(args.noise) and args.noise >= 0):
+        raise UserError(f"--noise: expected a number >= 0 (image units), got {args.noise}")
+    if args.iterations is not None and args.iterations < 1:
+        raise UserError(f"--iterations: expected an integer >= 1, got {args.iterations}")
+    sim = engine.make(world, 1)
+    try:
+        sizes = {g: p.action_space.n for g, p in sim.groups.items()}  # discrete: choices; continuous: values
+    finally:
+        sim.close()
+    wm = WorldModelOptions(horizon=args.horizon or 10, noise=args.noise)
+    if args.iterations:
+        wm.dynamics_iters = args.iterations
+    return distill_world_model(args.data, out, opts, wm, sizes, world_dir=world.parent, progress=report)
+
+
+def _print_result(args, out, contract: dict) -> None:
+    """What was made, its held-out numbers, and how to use it."""
     m = contract["metrics"]
+    if args.subsystem == "world-model":
+        print(f"distilled world model → {out} (encoder, latent_dynamics, decoder: {contract['parameters']:,} "
+              f"parameters, {contract['onnx_bytes'] / 1024:.0f} KiB) in {m['seconds']:.0f} s")
+        print("held-out worlds, open loop: " + ", ".join(f"{k} {v:.4g}" for k, v in m.items() if k.startswith(
+            ("psnr", "centroid"))))
+        print(f"measure it: worldloom drift {args.world} --world-model {out} --data HELD_OUT_RECORDING")
+        return
     print(f"distilled {args.subsystem} → {out / contract['onnx']} ({contract['parameters']:,} parameters, "
           f"{contract['onnx_bytes'] / 1024:.0f} KiB) in {m['seconds']:.0f} s, {m['iterations']} iterations")
     print("held-out validation: " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
@@ -116,4 +161,3 @@ def run(args) -> int:
         print(f"TensorBoard logs: {contract['logdir']}")
     print("world-file snippet:\n")
     print(contract["yaml"])
-    return 0

@@ -2,6 +2,11 @@
 
 Writes ``drift.json`` (median and p10/p25/p75/p90 of the position error per horizon step, and the raw
 errors) and ``drift.png`` (error vs horizon with percentile bands) into ``--out``.
+
+``worldloom drift WORLD --world-model DIR [--world-model DIR2 …] --data REC``: a pixel world model's
+open-loop frames against the recorded GL frames of held-out episodes — PSNR, SSIM and the agents' disk
+centroids per step, beside copy-last-frame and the empty arena — into ``pixel_drift.json`` and
+``pixel_drift.png`` (one PSNR curve per model).
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ def add_parser(sub) -> None:
                                    "plugin and its shadow twin with the hand-coded system (same actions) and "
                                    "report the position error per horizon step (JSON + PNG).")
     add_world_args(p)
-    p.add_argument("--plugin", required=True, help="the dynamics plugin to measure")
+    p.add_argument("--plugin", default=None, help="the dynamics plugin to measure")
+    p.add_argument("--world-model", action="append", default=None, metavar="DIR",
+                   help="a pixel world-model folder (worldloom distill --subsystem world-model) to measure on "
+                        "--data; repeat to compare several on the same frames")
+    p.add_argument("--data", action="append", default=None, metavar="DIR",
+                   help="--world-model: held-out recordings with frames (worldloom record --frames)")
     p.add_argument("--horizon", type=int, default=25, help="open-loop steps from each start (default 25)")
     p.add_argument("--starts", type=int, default=256, help="starting states (default 256)")
     p.add_argument("--worlds", type=int, default=64, help="worlds simulated together (default 64)")
@@ -32,6 +42,15 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from engine.distill.drift import measure_drift, write_drift
+    from engine.errors import UserError
+
+    if (args.plugin is None) == (args.world_model is None):
+        raise UserError("expected --plugin NAME (a dynamics plugin of WORLD) or --world-model DIR --data REC "
+                        "(a pixel world model), not " + ("both" if args.plugin else "neither"))
+    if args.world_model is not None:
+        from engine.cli.pixel_drift import run_pixel_drift
+
+        return run_pixel_drift(args)
 
     progress = Progress(1, "drift")
 

@@ -100,5 +100,8 @@ def write_readme(folder: Path) -> None:
         if c.get("data"):
             parts.append("from the recordings " + ", ".join(f"`{d}`" for d in c["data"]) + " (their manifests pin "
                          "the world, seeds and versions; `tools/build_tag_models.sh` makes them).\n")
-        parts.append("World-file snippet:\n\n```yaml\n" + c["yaml"].rstrip() + "\n```\n")
+        if c.get("yaml"):
+            parts.append("World-file snippet:\n\n```yaml\n" + c["yaml"].rstrip() + "\n```\n")
+        if c.get("usage"):
+            parts.append("Use:\n\n```sh\n" + c["usage"].rstrip() + "\n```\n")
     atomic_write_text(folder / "README.md", "\n".join(parts))

@@ -1,0 +1,350 @@
+"""Distil a pixel world model: encoder, latent dynamics and decoder learned from frames and joint actions.
+
+The recordings give frames (``worldloom record --frames``), the joint action of every agent and where
+episodes end — never the engine's state. Three stages, each with its own loss:
+
+1. **Palette.** The ``K + 1`` most common colours of the frames, at least ``PALETTE_GAP`` apart
+   (flat-shaded disks are exact colours; antialiased edges are spread over many), the first being
+   the background. Each pixel's nearest palette colour is its pseudo-label.
+2. **Encoder and decoder.** The encoder's per-pixel slot classifier learns the pseudo-labels (cross
+   entropy): it labels antialiased edges and overlaps as the frames show them, and its keypoints are
+   the slots' centroids. The decoder is then fitted to rebuild each frame from those keypoints. (Both
+   trained together through the centroids fell into minima where one slot held several disks.)
+3. **Dynamics.** Keypoints of every frame are computed once; the latent dynamics learns their motion
+   from windows that never cross an episode's end: ``horizon = 1`` is one-step teacher forcing, more is
+   an open-loop rollout loss over that many steps, ``noise`` adds Gaussian noise (image units) to the
+   latents it starts from.
+
+``evaluate_world_model`` measures the exported ONNX models on held-out recordings against the two
+trivial baselines; see docs/world-models.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.distill.common import Budget, Logger, TrainOptions, cosine_schedule, seed_everything, split_worlds
+from engine.distill.modules import KeypointDecoder, KeypointDynamics, KeypointEncoder
+from engine.distill.pixel_metrics import open_loop_curves, window_starts
+from engine.errors import UserError
+from engine.record.format import Recording
+
+#: palette colours differ by more than this in some channel (0..1): tag's colours are ≥ 0.2 apart
+PALETTE_GAP = 0.12
+
+
+@dataclass
+class WorldModelOptions:
+    """What the dynamics stage optimises (the encoder and decoder stages are the same for all)."""
+
+    horizon: int = 1
+    noise: float = 0.0
+    encoder_iters: int = 400
+    decoder_iters: int = 600
+    dynamics_iters: int = 3000
+
+
+@dataclass
+class PixelData:
+    """Frames ``[S, B, H, W, 3]`` uint8, joint actions ``[S, B, A, n]`` float and ``done [S, B]``."""
+
+    frames: torch.Tensor
+    actions: torch.Tensor
+    done: torch.Tensor
+    groups: dict[str, int]
+    num_entities: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.frames.shape[3]), int(self.frames.shape[2])
+
+
+def joint_action(arrays: dict[str, np.ndarray], groups: dict[str, int], num_actions: dict[str, int]) -> np.ndarray:
+    """``[T, B, A, n]`` float32: every group's recorded action, discrete ones one-hot, groups in order."""
+    n = max(num_actions.values())
+    parts = []
+    for g in groups:
+        a = arrays[f"action.{g}"]
+        if a.ndim == 3:  # discrete [T, B, A]
+            if a.size and (a.min() < 0 or a.max() >= num_actions[g]):
+                raise UserError(f"action.{g}: recorded actions outside 0..{num_actions[g] - 1}")
+            out = np.zeros(a.shape + (n,), np.float32)
+            np.put_along_axis(out, a[..., None].astype(np.int64), 1.0, -1)
+        else:
+            out = np.zeros(a.shape[:3] + (n,), np.float32)
+            out[..., :a.shape[-1]] = a
+        parts.append(out)
+    return np.concatenate(parts, 2)
+
+
+def load_pixel_data(data: list[str | os.PathLike], num_actions: dict[str, int]) -> PixelData:
+    """Frames, joint actions and episode ends of recordings (concatenated along worlds)."""
+    frames, actions, done, layout = [], [], [], None
+    for folder in data:
+        rec = Recording.open(folder)
+        m = rec.manifest
+        if not m.get("frames"):
+            raise UserError(f"{folder}: the recording has no frames; record it with --frames")
+        groups = {g: int(v["size"]) for g, v in m["groups"].items()}
+        this = (groups, m["frames"]["width"], m["frames"]["height"], m["num_entities"])
+        if layout is not None and this != layout:
+            raise UserError(f"{folder}: its agents, entities or frame size differ from {data[0]}'s")
+        missing = [g for g in groups if g not in num_actions]
+        if missing:
+            raise UserError(f"{folder}: groups {missing} are not in the world's agents ({sorted(num_actions)})")
+        layout = this
+        a = rec.load(["frames", "done"] + [f"action.{g}" for g in groups])
+        frames.append(torch.from_numpy(a["frames"]))
+        actions.append(torch.from_numpy(joint_action(a, groups, num_actions)))
+        done.append(torch.from_numpy(a["done"]))
+    steps = {f.shape[0] for f in frames}
+    if len(steps) > 1:
+        raise UserError(f"the recordings hold different numbers of steps ({sorted(steps)}); record them alike")
+    return PixelData(torch.cat(frames, 1), torch.cat(actions, 1), torch.cat(done, 1), layout[0], layout[3])
+
+
+def palette(frames: np.ndarray, k: int, gap: float = PALETTE_GAP) -> np.ndarray:
+    """``[k + 1, 3]`` in 0..1: the most common colour (the background), then the next ``k`` most common
+    that differ from every one picked by more than ``gap``."""
+    px = frames.reshape(-1, 3)
+    code = (px[:, 0].astype(np.int64) << 16) | (px[:, 1].astype(np.int64) << 8) | px[:, 2]
+    vals, counts = np.unique(code, return_counts=True)
+    cols = np.stack([(vals >> 16) & 255, (vals >> 8) & 255, vals & 255], -1)[np.argsort(-counts)] / 255.0
+    picked: list[np.ndarray] = []
+    for c in cols:
+        if all(np.abs(c - p).max() > gap for p in picked):
+            picked.append(c)
+            if len(picked) == k + 1:
+                return np.stack(picked).astype(np.float32)
+    raise UserError(f"the frames show {len(picked) - 1} distinct colours besides the background, fewer than the "
+                    f"{k} slots: entities must look different to be told apart (give each its own colour)")
+
+
+#: a pixel is labelled when its colour is within this (every channel, 0..1) of a palette colour, or of a
+#: blend of one slot's colour with the background (an antialiased edge)
+LABEL_TOLERANCE = 0.04
+
+
+def pseudo_labels(img: torch.Tensor, colors: torch.Tensor) -> torch.Tensor:
+    """``[N, C, H, W]`` soft targets over ``colors [C, 3]`` (slots, then the background last) for the pixels of
+    ``img [N, 3, H, W]``: a pixel of a palette colour is that class; a blend ``α · slot + (1 − α) ·
+    background`` (a disk's antialiased rim) is the slot with weight α — so a slot's mask is its coverage
+    and its centroid is sub-pixel exact. Pixels that are neither (two disks' rims) are all zero: ignored."""
+    bg, slots = colors[-1].view(1, 1, 3, 1, 1), colors[:-1].view(1, -1, 3, 1, 1)
+    x = img.unsqueeze(1)  # [N, 1, 3, H, W]
+    d = slots - bg
+    alpha = (((x - bg) * d).sum(2) / d.square().sum(2).clamp_min(1e-6)).clamp(0.0, 1.0)  # [N, K, H, W]
+    resid = (x - (bg + alpha.unsqueeze(2) * d)).abs().amax(2)  # [N, K, H, W]
+    best, k = resid.min(1)
+    a = alpha.gather(1, k.unsqueeze(1)).squeeze(1)
+    target = torch.zeros(img.shape[0], colors.shape[0], *img.shape[2:])
+    target.scatter_(1, k.unsqueeze(1), a.unsqueeze(1))
+    target[:, -1] = 1.0 - a
+    return target * (best <= LABEL_TOLERANCE).unsqueeze(1)
+
+
+def _images(frames: torch.Tensor, t: np.ndarray, b: np.ndarray) -> torch.Tensor:
+    return frames[t, b].permute(0, 3, 1, 2).float() / 255.0
+
+
+def train_encoder(enc: KeypointEncoder, data: PixelData, worlds: np.ndarray, pal: torch.Tensor, iters: int,
+                  rng: np.random.Generator, log: Callable[[str, float, int], None], bs: int = 32) -> float:
+    """Stage 2a: the slot classifier learns each pixel's nearest palette colour. Returns the last loss."""
+    S = data.frames.shape[0]
+    order = torch.cat([pal[1:], pal[:1]])  # the encoder's channels: slots, then the background
+    optim = torch.optim.Adam(enc.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, max(1, iters))
+    # a 2-pixel-radius disk is 0.3 % of the pixels: weigh classes by their inverse frequency (square root)
+    counts = torch.zeros(len(order))
+    for _ in range(8):
+        img = _images(data.frames, rng.integers(0, S, bs), worlds[rng.integers(0, len(worlds), bs)])
+        counts += pseudo_labels(img, order).sum((0, 2, 3))
+    weight = (counts.sum() / counts.clamp_min(1.0)).sqrt()
+    weight = weight / weight.mean()
+    loss = torch.zeros(())
+    for i in range(iters):
+        img = _images(data.frames, rng.integers(0, S, bs), worlds[rng.integers(0, len(worlds), bs)])
+        target = pseudo_labels(img, order)
+        loss = -(target * weight.view(1, -1, 1, 1) * enc.net(img * 2 - 1).log_softmax(1)).sum(1).mean()
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        sched.step()
+        if i % 20 == 0:
+            log("encoder/cross_entropy", float(loss.detach()), i)
+    return float(loss.detach())
+
+
+def train_decoder(enc: KeypointEncoder, dec: KeypointDecoder, data: PixelData, worlds: np.ndarray, iters: int,
+                  rng: np.random.Generator, log: Callable[[str, float, int], None], bs: int = 32) -> float:
+    """Stage 2b: the decoder's radii, edges and colours fitted to rebuild frames from the encoder's keypoints."""
+    S, k = data.frames.shape[0], enc.k
+    optim = torch.optim.Adam(dec.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, max(1, iters))
+    loss = torch.zeros(())
+    for i in range(iters):
+        img = _images(data.frames, rng.integers(0, S, bs), worlds[rng.integers(0, len(worlds), bs)])
+        with torch.no_grad():
+            kp = enc.keypoints(enc.masks(img)).reshape(bs, 2 * k)
+        out = dec(torch.cat([kp, torch.zeros_like(kp)], -1)).permute(0, 3, 1, 2)
+        loss = (out - img).square().mean()
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        sched.step()
+        if i % 20 == 0:
+            log("decoder/mse", float(loss.detach()), i)
+    return float(loss.detach())
+
+
+@torch.no_grad()
+def draw_order(enc: KeypointEncoder, dec: KeypointDecoder, data: PixelData, worlds: np.ndarray,
+               colors: torch.Tensor, rng: np.random.Generator, n: int = 512) -> list[int]:
+    """Which slot is drawn over which, read from the frames: where two slots' disks (the decoder's radii at
+    the encoder's keypoints) overlap, the colour the frame shows there is the one on top. Slots are
+    drawn in order of how many others they cover (fewest first)."""
+    img = _images(data.frames, rng.integers(0, data.frames.shape[0], n), worlds[rng.integers(0, len(worlds), n)])
+    k = enc.k
+    kp = enc.keypoints(enc.masks(img))  # [n, K, 2]
+    dist = ((dec.grid_x - kp[..., 0, None, None]).square() + (dec.grid_y - kp[..., 1, None, None]).square()).sqrt()
+    inside = dist < (dec.radius0 * dec.log_radius.exp()).view(1, k, 1, 1) - dec.pixel  # [n, K, H, W]
+    shows = pseudo_labels(img, torch.cat([colors[1:], colors[:1]]))[:, :k] > 0.9
+    over = torch.zeros(k, k)  # over[i, j]: pixels inside both i and j that show i
+    for i in range(k):
+        both = inside & inside[:, i:i + 1]
+        over[i] = (both & shows[:, i:i + 1]).sum((0, 2, 3)).float()
+    wins = (over > over.T).sum(1)
+    return sorted(range(k), key=lambda i: (int(wins[i]), i))
+
+
+#: a slot holding less than this many pixels (beyond even odds) is not in the frame: off screen or hidden
+MIN_SLOT_PIXELS = 2.0
+
+
+@torch.no_grad()
+def keypoint_tracks(enc: KeypointEncoder, frames: torch.Tensor, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[S, B, 2K]`` the encoder's keypoints of every frame, and ``[S, B, K]`` whether each slot is seen."""
+    S, B = frames.shape[:2]
+    flat = frames.reshape(S * B, *frames.shape[2:])
+    kps, seen = [], []
+    for i in range(0, S * B, chunk):
+        m = enc.masks(flat[i:i + chunk].permute(0, 3, 1, 2).float() / 255.0)
+        kps.append(enc.keypoints(m).flatten(1))
+        seen.append((m[:, :enc.k] - enc.floor).clamp_min(0).sum((2, 3)) > MIN_SLOT_PIXELS)
+    return torch.cat(kps).reshape(S, B, -1), torch.cat(seen).reshape(S, B, -1)
+
+
+def rollout(dyn: KeypointDynamics, latent: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """``latent [N, 4K]`` advanced by ``actions [N, T, A, n]``: ``[N, T, 4K]`` (the latents after each step)."""
+    out = []
+    for t in range(actions.shape[1]):
+        latent = dyn(latent, actions[:, t])
+        out.append(latent)
+    return torch.stack(out, 1)
+
+
+def train_dynamics(dyn: KeypointDynamics, tracks: torch.Tensor, seen: torch.Tensor, data: PixelData, worlds: np.ndarray,
+                   wm: WorldModelOptions, opts: TrainOptions, rng: np.random.Generator,
+                   log: Callable[[str, float, int], None], progress=None) -> float:
+    """Stage 3: from the latent of frames (t − 1, t), after the actions t − 1 … t + h − 1 the keypoints
+    must be those of frames t + 1 … t + h (the first step only moves by the encoded motion). A slot
+    that leaves the frame or hides in some frame of a window is left out of that window's loss."""
+    h = wm.horizon
+    starts = window_starts(data.done, h + 1)
+    starts = starts[torch.from_numpy(np.isin(starts[:, 1].numpy(), worlds))]
+    if len(starts) == 0:
+        raise UserError(f"no episode holds {h + 2} frames: record longer episodes (--set episode.max_steps=100)")
+    optim = torch.optim.Adam(dyn.parameters(), lr=1e-3)
+    budget = Budget(wm.dynamics_iters, opts.max_seconds)
+    sched = cosine_schedule(optim, budget)
+    bs = 256
+    steps = torch.arange(h + 2)
+    loss = torch.zeros(())
+    for i in range(wm.dynamics_iters):
+        pick = starts[torch.from_numpy(rng.integers(0, len(starts), bs))]
+        t = pick[:, :1] + steps  # frames t − 1 … t + h
+        kp = tracks[t, pick[:, 1:2]]  # [bs, h + 2, 2K]
+        act = data.actions[t[:, :-1], pick[:, 1:2]]  # actions t − 1 … t + h − 1
+        latent = torch.cat([kp[:, 0], kp[:, 1] - kp[:, 0]], -1)
+        if wm.noise > 0:
+            latent = latent + wm.noise * torch.randn_like(latent)
+        pred = rollout(dyn, latent, act)[:, 1:, :kp.shape[-1]]
+        w = seen[t, pick[:, 1:2]].all(1).repeat_interleave(2, -1).unsqueeze(1).float()  # [bs, 1, 2K]
+        loss = ((pred - kp[:, 2:]).square() * w).sum() / (w.sum() * h).clamp_min(1.0)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        sched.step()
+        if i % 20 == 0:
+            log("dynamics/mse", float(loss.detach()), i)
+        if progress is not None:
+            progress(i + 1, wm.dynamics_iters, f"dynamics mse {float(loss.detach()):.3g}")
+        if budget.fraction(i) >= 1.0:
+            break
+    return float(loss.detach())
+
+
+class TorchWorldModel:
+    """The three modules behind one interface (``OnnxWorldModel`` is the exported twin): encode a frame
+    pair, step a latent by a joint action, decode a latent to a frame."""
+
+    def __init__(self, enc: KeypointEncoder, dyn: KeypointDynamics, dec: KeypointDecoder) -> None:
+        self.enc, self.dyn, self.dec = enc, dyn, dec
+
+    @torch.no_grad()
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.enc(frames)
+
+    @torch.no_grad()
+    def step(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.dyn(latent, action)
+
+    @torch.no_grad()
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.dec(latent)
+
+
+def distill_world_model(data: list[str | os.PathLike], out: str | os.PathLike, opts: TrainOptions,
+                        wm: WorldModelOptions, num_actions: dict[str, int], *,
+                        world_dir: str | os.PathLike | None = None,
+                        progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+    """Train encoder, latent dynamics and decoder on ``data``; export them into the plugin folder ``out``."""
+    import time
+
+
+    t0 = time.perf_counter()
+    seed_everything(opts.seed)
+    rng = np.random.default_rng(opts.seed)
+    pix = load_pixel_data(data, num_actions)
+    S, B = pix.frames.shape[:2]
+    k, A, n = pix.num_entities, pix.actions.shape[2], pix.actions.shape[3]
+    train_w, val_w = split_worlds(B, opts.val_fraction, opts.seed)
+    pal = torch.from_numpy(palette(pix.frames[::max(1, S // 64), train_w[:16]].numpy(), k))
+    enc, dec = KeypointEncoder(k, pix.size), KeypointDecoder(k, pix.size)
+    dec.background.data[:] = pal[0]
+    dec.color.data[:] = pal[1:]
+    dyn = KeypointDynamics(k, A, n)
+    logger = Logger(opts.logdir, opts.run_name)
+    try:
+        ce = train_encoder(enc, pix, train_w, pal, wm.encoder_iters, rng, logger.scalar)
+        train_decoder(enc, dec, pix, train_w, wm.decoder_iters // 2, rng, logger.scalar)
+        dec.order = draw_order(enc, dec, pix, train_w, pal, rng)
+        mse = train_decoder(enc, dec, pix, train_w, wm.decoder_iters, rng, logger.scalar)
+        tracks, seen = keypoint_tracks(enc, pix.frames)
+        dyn_mse = train_dynamics(dyn, tracks, seen, pix, train_w, wm, opts, rng, logger.scalar, progress)
+    finally:
+        logger.close()
+    model = TorchWorldModel(enc.eval(), dyn.eval(), dec.eval())
+    curves = open_loop_curves(model, pix.frames[:, val_w], pix.actions[:, val_w], pix.done[:, val_w],
+                              horizon=25, background=pal[0], targets=pal[1:])
+    metrics = {"encoder_cross_entropy": ce, "decoder_psnr": float(10 * np.log10(1 / max(mse, 1e-10))),
+               "dynamics_mse": dyn_mse, **curves.summary([1, 25]), "seconds": time.perf_counter() - t0}
+    from engine.distill.world_model_export import export_world_model
+
+    return export_world_model(model, out, pix, metrics, data, opts, wm, world_dir)
