@@ -27,6 +27,8 @@ $WL record worlds/tag.yaml --out "$DATA/tagpx_test_scripted" --worlds 16 --steps
 $WL distill worlds/tag.yaml --subsystem world-model --data "$DATA/tagpx_random" --data "$DATA/tagpx_scripted" \
     --out "$OUT" --seed 0
 
-# 3. measure on the held-out episodes
+# 3. measure on the held-out episodes. The training options compared in docs/world-models.md:
+#    $WL distill worlds/tag.yaml --subsystem world-model --data … --out runs/wm/one_step --horizon 1 --seed 0
+#    $WL distill worlds/tag.yaml --subsystem world-model --data … --out runs/wm/noise --horizon 1 --noise 0.01 --seed 0
 $WL drift worlds/tag.yaml --world-model "$OUT" --data "$DATA/tagpx_test_random" --horizon 50 --out runs/drift_px_random
 $WL drift worlds/tag.yaml --world-model "$OUT" --data "$DATA/tagpx_test_scripted" --horizon 50 --out runs/drift_px_scripted
