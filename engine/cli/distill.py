@@ -132,6 +132,11 @@ def _world_model(args, world, out, opts, report) -> dict:
         raise UserError(f"--noise: expected a number >= 0 (image units), got {args.noise}")
     if args.iterations is not None and args.iterations < 1:
         raise UserError(f"--iterations: expected an integer >= 1, got {args.iterations}")
+    unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "lr", "entities", "group")
+              if getattr(args, k) is not None]
+    if unused:
+        raise UserError(f"{', '.join(unused)}: not used by --subsystem world-model; its knobs are --iterations, "
+                        "--horizon, --noise, --minutes and --seed")
     sim = engine.make(world, 1)
     try:
         sizes = {g: p.action_space.n for g, p in sim.groups.items()}  # discrete: choices; continuous: values

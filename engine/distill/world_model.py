@@ -46,7 +46,7 @@ class WorldModelOptions:
     horizon: int = 1
     noise: float = 0.0
     encoder_iters: int = 400
-    decoder_iters: int = 600
+    decoder_iters: int = 600  # after a first fit of half as many, which sets the draw order
     dynamics_iters: int = 3000
 
 
@@ -154,7 +154,8 @@ def _images(frames: torch.Tensor, t: np.ndarray, b: np.ndarray) -> torch.Tensor:
 
 
 def train_encoder(enc: KeypointEncoder, data: PixelData, worlds: np.ndarray, pal: torch.Tensor, iters: int,
-                  rng: np.random.Generator, log: Callable[[str, float, int], None], bs: int = 32) -> float:
+                  rng: np.random.Generator, log: Callable[[str, float, int], None], bs: int = 32,
+                  progress: Callable[[int, int, str], None] | None = None) -> float:
     """Stage 2a: the slot classifier learns each pixel's nearest palette colour. Returns the last loss."""
     S = data.frames.shape[0]
     order = torch.cat([pal[1:], pal[:1]])  # the encoder's channels: slots, then the background
@@ -178,11 +179,14 @@ def train_encoder(enc: KeypointEncoder, data: PixelData, worlds: np.ndarray, pal
         sched.step()
         if i % 20 == 0:
             log("encoder/cross_entropy", float(loss.detach()), i)
+            if progress is not None:
+                progress(i + 20, iters, f"encoder cross-entropy {float(loss.detach()):.3g}")
     return float(loss.detach())
 
 
 def train_decoder(enc: KeypointEncoder, dec: KeypointDecoder, data: PixelData, worlds: np.ndarray, iters: int,
-                  rng: np.random.Generator, log: Callable[[str, float, int], None], bs: int = 32) -> float:
+                  rng: np.random.Generator, log: Callable[[str, float, int], None], bs: int = 32,
+                  progress: Callable[[int, int, str], None] | None = None) -> float:
     """Stage 2b: the decoder's radii, edges and colours fitted to rebuild frames from the encoder's keypoints."""
     S, k = data.frames.shape[0], enc.k
     optim = torch.optim.Adam(dec.parameters(), lr=1e-2)
@@ -200,6 +204,8 @@ def train_decoder(enc: KeypointEncoder, dec: KeypointDecoder, data: PixelData, w
         sched.step()
         if i % 20 == 0:
             log("decoder/mse", float(loss.detach()), i)
+            if progress is not None:
+                progress(i + 20, iters, f"decoder PSNR {10 * np.log10(1 / max(float(loss.detach()), 1e-10)):.1f} dB")
     return float(loss.detach())
 
 
@@ -332,10 +338,10 @@ def distill_world_model(data: list[str | os.PathLike], out: str | os.PathLike, o
     dyn = KeypointDynamics(k, A, n)
     logger = Logger(opts.logdir, opts.run_name)
     try:
-        ce = train_encoder(enc, pix, train_w, pal, wm.encoder_iters, rng, logger.scalar)
-        train_decoder(enc, dec, pix, train_w, wm.decoder_iters // 2, rng, logger.scalar)
+        ce = train_encoder(enc, pix, train_w, pal, wm.encoder_iters, rng, logger.scalar, progress=progress)
+        train_decoder(enc, dec, pix, train_w, wm.decoder_iters // 2, rng, logger.scalar, progress=progress)
         dec.order = draw_order(enc, dec, pix, train_w, pal, rng)
-        mse = train_decoder(enc, dec, pix, train_w, wm.decoder_iters, rng, logger.scalar)
+        mse = train_decoder(enc, dec, pix, train_w, wm.decoder_iters, rng, logger.scalar, progress=progress)
         tracks, seen = keypoint_tracks(enc, pix.frames)
         dyn_mse = train_dynamics(dyn, tracks, seen, pix, train_w, wm, opts, rng, logger.scalar, progress)
     finally:

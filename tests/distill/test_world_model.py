@@ -157,6 +157,7 @@ def test_bad_world_model_inputs_exit_2_with_one_message(small_model, pixel_recor
         ["drift", "tag"],  # neither --plugin nor --world-model
         ["drift", "tag", "--world-model", str(small_model)],  # no --data
         ["distill", "tag", "--subsystem", "world-model", "--data", str(pixel_recording), "--noise", "-1"],
+        ["distill", "tag", "--subsystem", "world-model", "--data", str(pixel_recording), "--lr", "0.1"],  # unused
     ]
     for argv in cases:
         assert main(argv) == 2, argv
