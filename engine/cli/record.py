@@ -35,6 +35,9 @@ def add_parser(sub) -> None:
     p.add_argument("--frame-size", type=int, default=64, help="frame width = height in pixels (default 64)")
     p.add_argument("--video", default=None, metavar="FILE",
                    help="write an .mp4 (or .gif) of world 0 (alone, or beside --out)")
+    p.add_argument("--dream", default=None, metavar="DIR",
+                   help="with --video: film world 0 beside a pixel world model's dream of it (a folder from "
+                        "`distill --subsystem world-model`), both on the same actions")
     p.add_argument("--fps", type=float, default=10.0, help="video frames per second (default 10 = 1/dt of tag)")
     p.set_defaults(func=run)
 
@@ -76,6 +79,8 @@ def _check_args(args) -> None:
     if args.out is None and (args.frames or args.shard_steps is not None):
         flag = "--frames" if args.frames else "--shard-steps"
         raise UserError(f"{flag}: frames and shards are stored in the recording folder; add --out DIR")
+    if args.dream is not None and (args.video is None or args.out is not None):
+        raise UserError("--dream films world 0 beside the dream into --video FILE; give --video, without --out")
     if args.frames and not 8 <= args.frame_size <= 1024:
         raise UserError(f"--frame-size: expected 8..1024 pixels, got {args.frame_size}")
 
@@ -132,7 +137,15 @@ def _film(sim, args, video, progress: Progress) -> None:
     action_seed = args.seed if args.action_seed is None else args.action_seed
     gen = torch.Generator(device=sim.device).manual_seed(action_seed)
     sim.reset(seed=args.seed)
+    dream = None
+    if args.dream is not None:
+        from engine.record.dream import DreamFilm
+
+        dream = DreamFilm(sim, args.dream)
+        video.append(dream.start())
     for i in range(args.steps):
         sim.step(sim.sample_actions(gen))
-        video.append(sim.render(0))
+        video.append(dream.after_step() if dream is not None else sim.render(0))
         progress.update(i + 1, f"frames {video.frames}")
+    if dream is not None:
+        print(f"dream vs world 0, PSNR by steps since the episode started: {dream.summary()}")

@@ -38,7 +38,9 @@ def test_weights_load_with_module_py_and_match_the_onnx_model(pt):
     assert type(model).__module__.startswith("_worldloom_plugin_"), "built from the folder's module.py"
     sess = ort.InferenceSession(str(pt.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
     g = torch.Generator().manual_seed(0)
-    feeds = {i.name: (torch.rand(3, *i.shape[1:], generator=g) * 2 - 1) for i in sess.get_inputs()}
+    feeds = {i.name: torch.randint(0, 256, (3, *i.shape[1:]), generator=g, dtype=torch.uint8)  # frames
+             if i.type == "tensor(uint8)" else torch.rand(3, *i.shape[1:], generator=g) * 2 - 1
+             for i in sess.get_inputs()}
     (expected,) = sess.run(None, {k: v.numpy() for k, v in feeds.items()})
     with torch.no_grad():
         got = model(**feeds).numpy()

@@ -189,3 +189,27 @@ def test_the_shipped_tag_world_model_beats_copy_last_frame_on_fresh_episodes(tmp
     psnr_model, copy = c.metrics["psnr"], c.metrics["psnr_copy_last"]
     assert psnr_model[0] > copy[0] + 3.0  # next frame
     assert psnr_model[9] > copy[9]  # 10 steps open loop
+
+
+def test_record_films_world_zero_beside_the_shipped_dream(tmp_path, capsys):
+    """``record --dream DIR --video F``: real | dream frames side by side, on the same actions, PSNR reported;
+    the dream of the first steps is close to the real frame (it learned tag), later it may drift."""
+    import imageio.v3 as iio
+
+    from engine.record.dream import SCALE
+
+    video = tmp_path / "dream.mp4"
+    assert main(["record", "tag", "--dream", str(ROOT / "plugins" / "tag_world_model"), "--video", str(video),
+                 "--steps", "30", "--seed", "3", "--eager", "--set", "episode.max_steps=100", *COLORS]) == 0
+    out = capsys.readouterr().out
+    assert "dream vs world 0, PSNR" in out
+    step1 = float(out.split("step 1: ")[1].split(" dB")[0])
+    assert step1 > 27.0
+    frames = iio.imread(video)
+    assert frames.shape[1:] == (64 * SCALE, 2 * 64 * SCALE + SCALE, 3) and len(frames) == 31
+    for argv in (["record", "tag", "--dream", str(ROOT / "plugins" / "tag_world_model"), "--out", str(tmp_path / "r")],
+                 ["record", "mpe/simple_spread", "--dream", str(ROOT / "plugins" / "tag_world_model"), "--video",
+                  str(tmp_path / "x.mp4")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "--dream" in err, err
