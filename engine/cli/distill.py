@@ -85,6 +85,8 @@ def run(args) -> int:
     logged = [-1]
 
     def report(i: int, total: int, extra: str) -> None:
+        if total != progress.total:  # a new stage (world-model: encoder, decoder, dynamics) logs from its start
+            logged[0] = -1
         progress.total = total
         progress.update(i, extra)
         tenth = 10 * i // max(total, 1)

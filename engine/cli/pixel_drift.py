@@ -9,25 +9,8 @@ from pathlib import Path
 SHOWN = (1, 2, 5, 10, 25, 50, 100)
 
 
-def _agent_colors(data: list[str]):
-    """``[M, 3]`` the agents' colours in the first recording (its first world and step): the disks whose
-    centroids are compared. Agents are the entity types named like the recording's agent groups."""
-    import torch
-
-    from engine.errors import UserError
-    from engine.record.format import Recording
-
-    rec = Recording.open(data[0])
-    types, groups = rec.manifest["entity_types"], rec.manifest["groups"]
-    color = rec.load(["state.color"])["state.color"][0, 0]
-    rows = [i for g in groups if g in types for i in range(*types[g])]
-    if not rows:
-        raise UserError(f"{data[0]}: no entity type is named like an agent group ({', '.join(groups)})")
-    return torch.from_numpy(color[rows]).float()
-
-
 def run_pixel_drift(args) -> int:
-    from engine.distill.pixel_metrics import open_loop_curves, plot_lines
+    from engine.distill.pixel_metrics import agent_colors, open_loop_curves, plot_lines
     from engine.distill.world_model import load_pixel_data
     from engine.errors import UserError
     from engine.fileio import atomic_write_text
@@ -45,7 +28,7 @@ def run_pixel_drift(args) -> int:
             raise UserError(f"{m.folder}: frames {m.width}×{m.height} and agents {m.agents}, but {args.data[0]} "
                             f"holds {pix.size[0]}×{pix.size[1]} frames of {pix.groups}; measure it on recordings of "
                             "its world")
-    targets = _agent_colors(args.data)
+    targets = agent_colors(args.data[0])
     results = {}
     for m in models:
         c = open_loop_curves(m, pix.frames, pix.actions, pix.done, args.horizon, m.background, targets=targets,

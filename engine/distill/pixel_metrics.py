@@ -7,6 +7,7 @@ everywhere). A model is only interesting where it beats both.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -58,6 +59,22 @@ def centroids(images: torch.Tensor, colors: torch.Tensor, tolerance: float = 0.1
     mass = near.sum((2, 3))
     c = torch.stack([(near * cols).sum((2, 3)), (near * rows).sum((2, 3))], -1) / mass.unsqueeze(-1)
     return torch.where(mass.unsqueeze(-1) > 0, c, torch.nan)
+
+
+def agent_colors(recording: str | os.PathLike) -> torch.Tensor:
+    """``[M, 3]`` the agents' colours in a recording (its first world and step): the disks whose centroids are
+    compared. Agents are the entity types named like the recording's agent groups. (Measurement only: the
+    world model never sees the recorded state.)"""
+    from engine.errors import UserError
+    from engine.record.format import Recording
+
+    rec = Recording.open(recording)
+    types, groups = rec.manifest["entity_types"], rec.manifest["groups"]
+    color = rec.load(["state.color"])["state.color"][0, 0]
+    rows = [i for g in groups if g in types for i in range(*types[g])]
+    if not rows:
+        raise UserError(f"{recording}: no entity type is named like an agent group ({', '.join(groups)})")
+    return torch.from_numpy(color[rows]).float()
 
 
 @dataclass

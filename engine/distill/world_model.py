@@ -22,6 +22,7 @@ trivial baselines; see docs/world-models.md.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ import torch
 
 from engine.distill.common import Budget, Logger, TrainOptions, cosine_schedule, seed_everything, split_worlds
 from engine.distill.modules import KeypointDecoder, KeypointDynamics, KeypointEncoder
-from engine.distill.pixel_metrics import open_loop_curves, window_starts
+from engine.distill.pixel_metrics import agent_colors, open_loop_curves, window_starts
 from engine.errors import UserError
 from engine.record.format import Recording
 
@@ -321,9 +322,6 @@ def distill_world_model(data: list[str | os.PathLike], out: str | os.PathLike, o
                         world_dir: str | os.PathLike | None = None,
                         progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
     """Train encoder, latent dynamics and decoder on ``data``; export them into the plugin folder ``out``."""
-    import time
-
-
     t0 = time.perf_counter()
     seed_everything(opts.seed)
     rng = np.random.default_rng(opts.seed)
@@ -348,7 +346,7 @@ def distill_world_model(data: list[str | os.PathLike], out: str | os.PathLike, o
         logger.close()
     model = TorchWorldModel(enc.eval(), dyn.eval(), dec.eval())
     curves = open_loop_curves(model, pix.frames[:, val_w], pix.actions[:, val_w], pix.done[:, val_w],
-                              horizon=25, background=pal[0], targets=pal[1:])
+                              horizon=25, background=pal[0], targets=agent_colors(data[0]))
     metrics = {"encoder_cross_entropy": ce, "decoder_psnr": float(10 * np.log10(1 / max(mse, 1e-10))),
                "dynamics_mse": dyn_mse, **curves.summary([1, 25]), "seconds": time.perf_counter() - t0}
     from engine.distill.world_model_export import export_world_model
