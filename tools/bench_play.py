@@ -1,7 +1,12 @@
 """Frames per second of the ``worldloom play`` loop: simulation + render + HUD + swap, in a real window.
 
 Usage: ``python tools/bench_play.py [--world worlds/swarm.yaml] [--seconds 10] [--size 800x500] [--headless]
-[--json]``.
+[--dream DIR] [--tick-rate R] [--json]``.
+
+``--dream DIR`` plays with a pixel world model dreaming beside the world (``worldloom play --dream``): each
+tick then also renders world 0 at the model's size, steps the dream and decodes it. ``--tick-rate R``
+overrides the world's ``render.tick_rate``: set it above the frame rate to see how many ticks (dream
+frames) per second the loop sustains.
 
 Starts a private ``Xvfb`` (Mesa llvmpipe renders the window's GL), runs ``worldloom play`` uncapped
 (``--max-fps 0 --no-vsync``) with a script that holds Right for the controlled pilot, and prints the
@@ -54,6 +59,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the timed run (default 10)")
     ap.add_argument("--size", default="800x500", help="window size WxH (default 800x500)")
     ap.add_argument("--headless", action="store_true", help="offscreen EGL instead of a window under Xvfb")
+    ap.add_argument("--dream", default=None, metavar="DIR", help="play with this pixel world model dreaming beside")
+    ap.add_argument("--tick-rate", type=float, default=None, metavar="R", help="override render.tick_rate")
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
@@ -65,6 +72,10 @@ def main() -> int:
         cmd = [str(exe) if exe.is_file() else sys.executable, *([] if exe.is_file() else ["-m", "engine.cli.main"]),
                "play", args.world, "--max-seconds", str(args.seconds), "--max-fps", "0", "--no-vsync",
                "--size", args.size, "--script", str(script), "--out", tmp, "--json"]
+        if args.dream:
+            cmd += ["--dream", args.dream]
+        if args.tick_rate:
+            cmd += ["--set", f"render.tick_rate={args.tick_rate:g}"]
         env = dict(os.environ)
         server = None
         if args.headless:

@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
         description="Open a window on one copy of the world (B=1, eager tick). Arrows/WASD move the controlled "
                     "agent; TAB switches it; P pause, N step, R reset, L learned <-> hand-coded, F5/F9 snapshot/"
                     "restore, F6 reload the world file and shaders, F12 screenshot, V video, H help, Esc quit; "
-                    "mouse wheel zooms, left-drag pans.")
+                    "mouse wheel zooms, left-drag pans. With --dream DIR a pixel world model dreams beside the "
+                    "world on the same actions: G re-anchors it on the real frames, X hides the real side.")
     add_world_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the Sim's generator (default 0)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -32,6 +33,10 @@ def add_parser(sub) -> None:
     p.add_argument("--max-fps", type=float, default=240.0, metavar="F",
                    help="cap the frame rate (default 240; 0 = uncapped, for benchmarks)")
     p.add_argument("--no-hud", dest="hud", action="store_false", help="hide the text overlay")
+    p.add_argument("--dream", default=None, metavar="DIR",
+                   help="a pixel world model folder (from `worldloom distill WORLD --subsystem world-model`): its "
+                        "dream runs beside the world on the same joint actions, with the live PSNR in the HUD and "
+                        "in --state-log")
     p.add_argument("--json", action="store_true", help="print frame statistics as one JSON line at exit")
     p.set_defaults(func=run)
 
@@ -61,6 +66,10 @@ def run(args) -> int:
     if args.headless and script is None and args.max_seconds is None:
         raise UserError("--headless has no keyboard: give --script FILE (ending with 'quit') or --max-seconds")
     loaded = load_world(args.world, overrides)  # validate before opening a window
+    if args.dream is not None:  # read the model's contracts before opening a window (no code runs)
+        from engine.learned.world_model import OnnxWorldModel
+
+        OnnxWorldModel(args.dream, providers="cpu")
     size = parse_size(args.size) if args.size else tuple(loaded.spec.render.size)
     try:
         window = open_window("headless" if args.headless else "glfw", size, f"worldloom play: {loaded.spec.name}",
@@ -70,7 +79,7 @@ def run(args) -> int:
     try:
         player = Player(loaded.path, window, overrides=overrides, seed=args.seed, device=args.device,
                         state_log=args.state_log, max_seconds=args.max_seconds, script=script, out_dir=args.out,
-                        hud=args.hud, max_fps=args.max_fps)
+                        hud=args.hud, max_fps=args.max_fps, dream=args.dream)
         stats = player.run()
     finally:
         window.close()

@@ -114,14 +114,16 @@ class StateLog:
     """``--state-log``: one JSON line per tick interval of the fixed-rate clock, also while paused.
 
     Fields: ``tick``, ``steps`` (ticks run by the player), ``paused``, ``agent``, its ``pos`` and
-    ``action``, and the ``held`` direction keys.
+    ``action``, the ``held`` direction keys, and what the player adds (``extra``: with ``--dream``,
+    ``dream_psnr`` in dB, ``dream_steps`` since the last re-anchor and ``real_hidden``).
     """
 
     def __init__(self, path: str | Path) -> None:
         # Line-buffered so a test (or `tail -f`) sees every tick as it happens.
         self._file = open(path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
 
-    def write(self, sim: Sim, controlled: tuple[str, int] | None, steps: int, paused: bool, held: list[str]) -> None:
+    def write(self, sim: Sim, controlled: tuple[str, int] | None, steps: int, paused: bool, held: list[str],
+              extra: dict[str, Any] | None = None) -> None:
         rec: dict[str, Any] = {"tick": int(sim.state["tick"][0]), "steps": steps, "paused": paused,
                                "agent": None, "pos": None, "action": None}
         if controlled is not None:
@@ -132,6 +134,7 @@ class StateLog:
             act = sim.state["action." + g][0, i]
             rec["action"] = act.tolist() if act.dim() else int(act)
         rec["held"] = list(held)
+        rec.update(extra or {})
         self._file.write(json.dumps(rec) + "\n")
 
     def close(self) -> None:

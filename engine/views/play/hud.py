@@ -20,6 +20,7 @@ HELP = [
     "L: learned <-> hand-coded subsystems",
     "F5: snapshot   F9: restore   F6: reload world + shaders",
     "F12: screenshot (PNG)   V: start/stop video",
+    "G: re-anchor the dream   X: hide/show the real side (--dream)",
     "Mouse wheel: zoom   left drag: pan",
     "H: close this help   Esc: quit",
 ]
@@ -44,6 +45,10 @@ def hud_lines(player: Player) -> list[str]:
         lines.append("drift " + "  ".join(f"{k} {v:.4f}" for k, v in drift.items()))
     if player.renderer_plugin is not None:
         lines.append(f"learned renderer {player.renderer_plugin}: PSNR {describe_psnr(player.panel.psnr)} (right)")
+    if getattr(player, "dream", None) is not None:
+        d = player.dream
+        side = "alone (X: show real)" if player.real_hidden else "right (X: hide real)"
+        lines.append(f"dream {side}: PSNR {describe_psnr(d.psnr)} vs real, {d.since} steps since re-anchor (G)")
     events = [(k[7:], int(v[0])) for k, v in sim.state.items() if k.startswith("events.")]
     if events:  # the rules' firings this episode, world 0 (docs/world-format.md#rules)
         lines.append("events " + "  ".join(f"{k} {n}" for k, n in events if n) if any(n for _, n in events)

@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
 DIRECTIONS = ("left", "right", "down", "up")
 DEFAULT_CONTROLS = {"up": ["UP", "W"], "down": ["DOWN", "S"], "left": ["LEFT", "A"], "right": ["RIGHT", "D"]}
 COMMAND_KEYS = {"TAB": "next_agent", "P": "pause", "N": "step", "R": "reset", "L": "learned", "F5": "snapshot",
-                "F9": "restore", "F6": "reload", "F12": "screenshot", "V": "video", "H": "help", "ESCAPE": "quit"}
+                "F9": "restore", "F6": "reload", "F12": "screenshot", "V": "video", "H": "help", "ESCAPE": "quit",
+                "G": "reanchor", "X": "hide_real"}
 
 
 class Controls:

@@ -11,7 +11,9 @@ action space); every other external agent takes random actions; groups a world f
 policy plugin or a scripted system keep their controller. Commands (see
 :data:`~engine.views.play.hud.HELP`): TAB next agent, P pause, N step, R reset, L learned ↔
 hand-coded, F5/F9 snapshot/restore, F6 reload world + shaders, F12 screenshot, V video, H help,
-Esc quit; mouse wheel zooms, left-drag pans.
+Esc quit; mouse wheel zooms, left-drag pans. With ``dream`` (a pixel world model's folder) the dream
+runs beside the world on the same actions (:class:`~engine.views.dream.Dream`): G re-anchors it on
+the real frames, X hides the real side.
 
 >>> from engine.render.window import open_window
 >>> window = open_window("headless", (320, 240))
@@ -37,7 +39,7 @@ from .camera import PlayCamera
 from .capture import StateLog, VideoCapture, save_screenshot, screenshot_path
 from .hud import draw_hud, hud_lines
 from .input import Controls, ScriptedEvent, action_keys, apply_key, keyboard_action, valid_key_names
-from .panels import LearnedPanel
+from .panels import ImagePanel, LearnedPanel
 
 if TYPE_CHECKING:  # pragma: no cover
     import moderngl
@@ -57,14 +59,15 @@ class Player:
     ``world`` and ``overrides`` are what ``engine.make`` takes; the Sim is always B=1 and eager for
     a fast start. ``state_log`` gets one JSON line per tick interval of the fixed-rate clock (also
     while paused), ``max_seconds`` ends the loop, ``script`` feeds scripted key events, ``out_dir``
-    receives screenshots and videos, ``max_fps`` (> 0) caps the frame rate by sleeping.
+    receives screenshots and videos, ``max_fps`` (> 0) caps the frame rate by sleeping, ``dream`` names
+    a pixel world model's folder to dream beside the world.
     """
 
     def __init__(self, world: str | Path, window: GlfwWindow | HeadlessWindow, *,
                  overrides: Mapping[str, Any] | None = None, seed: int = 0, device: str = "cpu",
                  state_log: str | Path | None = None, max_seconds: float | None = None,
                  script: list[ScriptedEvent] | None = None, out_dir: str | Path = ".",
-                 hud: bool = True, max_fps: float = 0.0) -> None:
+                 hud: bool = True, max_fps: float = 0.0, dream: str | Path | None = None) -> None:
         from engine.render.text import TextRenderer
 
         self.world_arg, self.overrides, self.seed, self.device = world, dict(overrides or {}), seed, device
@@ -87,6 +90,8 @@ class Player:
         self._steps, self._acc, self.fps = 0, 0.0, 0.0
         self.video = VideoCapture(self._say)
         self.panel = LearnedPanel(self.ctx)
+        self.dream_folder, self.real_hidden = dream, False
+        self.dream_panel = ImagePanel(self.ctx)
         self._adopt(self._prepare(self._make_sim()))
         self.log = StateLog(state_log) if state_log else None
         self.text = TextRenderer(self.ctx)
@@ -116,7 +121,13 @@ class Player:
         tick_rate = float(spec.render.tick_rate or 1.0 / spec.world.dt)
         from engine.views.play.grid_inset import is_grid_world
 
-        return {"sim": sim, "turn_based": is_grid_world(sim),
+        dream = None
+        if self.dream_folder is not None:
+            from engine.views.dream import Dream
+
+            dream = Dream(sim, self.dream_folder, ctx=self.ctx)
+            dream.start()
+        return {"sim": sim, "turn_based": is_grid_world(sim), "dream": dream,
                 "name": spec.name, "controls": controls, "view": view, "ref_view": ref_view,
                 "renderer_plugin": renderers[0] if renderers else None, "tick_rate": tick_rate,
                 "tick_dt": 1.0 / tick_rate,
@@ -220,6 +231,8 @@ class Player:
             actions[g][0, i] = a
         _, rewards, _, _, info = sim.step(actions)
         self._steps += 1
+        if self.dream is not None:
+            self.dream.after_step()
         for g, r in rewards.items():
             self.returns[g] += float(r[0].mean())  # per agent: groups of different sizes compare
         if "episode_return" in info:
@@ -232,7 +245,12 @@ class Player:
 
     def _write_log(self) -> None:
         if self.log is not None:
-            self.log.write(self.sim, self.controlled, self._steps, self.paused, self.held)
+            extra = {}
+            if self.dream is not None:
+                d = self.dream
+                extra = {"dream_psnr": round(d.psnr, 3) if np.isfinite(d.psnr) else None, "dream_steps": d.since,
+                         "real_hidden": self.real_hidden}
+            self.log.write(self.sim, self.controlled, self._steps, self.paused, self.held, extra)
 
     # -------------------------------------------------------------------------------------- input
     def handle(self, event: InputEvent) -> None:
@@ -296,6 +314,8 @@ class Player:
         self.sim.reset()
         self.returns = {g: 0.0 for g in self.sim.groups}
         self.panel.invalidate()
+        if self.dream is not None:
+            self.dream.start()
         self._say("reset")
 
     def cmd_learned(self) -> None:
@@ -316,6 +336,8 @@ class Player:
             return
         self.sim.restore(self._snapshot)
         self.panel.invalidate()
+        if self.dream is not None:  # one frame of the restored state: a still pair
+            self.dream.start()
         self._say(f"restored tick {int(self.sim.state['tick'][0])}")
 
     def cmd_reload(self) -> None:
@@ -336,7 +358,7 @@ class Player:
             self._say(f"reload failed: {lines[0] if lines else type(exc).__name__}", seconds=10.0)
             return
         old_agent = self.controlled
-        _release_views({"view": self.view, "ref_view": self.ref_view})
+        _release_views({"view": self.view, "ref_view": self.ref_view, "dream": self.dream})
         self.panel.release()  # image.glsl is compiled again on the next frame that needs it
         self.text.release()
         self._adopt(prepared)
@@ -346,6 +368,21 @@ class Player:
             self.agent_index = self.agents.index(old_agent)
         self._snapshot = None
         self._say(f"reloaded {self.sim.plan.loaded.path}")
+
+    def cmd_reanchor(self) -> None:
+        if self.dream is None:
+            self._say("no dream to re-anchor: start with `worldloom play WORLD --dream DIR`")
+            return
+        self.dream.reanchor()
+        self._say(f"dream re-anchored on the real frames at tick {int(self.sim.state['tick'][0])}")
+
+    def cmd_hide_real(self) -> None:
+        if self.dream is None:
+            self._say("no dream: start with `worldloom play WORLD --dream DIR`")
+            return
+        self.real_hidden = not self.real_hidden
+        self._say("playing in the dream alone (X: show the real world)" if self.real_hidden
+                  else "real world beside the dream")
 
     def cmd_screenshot(self) -> None:
         self._want_screenshot = True
@@ -365,7 +402,7 @@ class Player:
     # ------------------------------------------------------------------------------------- drawing
     def _world_viewport(self) -> tuple[int, int, int, int]:
         w, h = self.window.framebuffer_size
-        if self.renderer_plugin is not None:
+        if self.renderer_plugin is not None or self.dream is not None:
             return (0, 0, max(w // 2, 1), max(h, 1))
         return (0, 0, max(w, 1), max(h, 1))
 
@@ -379,10 +416,11 @@ class Player:
         self.ctx.viewport = (0, 0, w, h)
         screen.clear(*(float(c) for c in self.sim.plan.spec.render.background), 1.0)
         vp = self._world_viewport()
-        cam = self.camera.apply(self.view.camera(vp[2], vp[3]))
         ctl = self.controlled
-        slot = self.sim.groups[ctl[0]].slice.start + ctl[1] if ctl is not None else None
-        self.view.draw_into(screen, 0, cam, vp, highlight=slot)
+        if not self.real_hidden:
+            cam = self.camera.apply(self.view.camera(vp[2], vp[3]))
+            slot = self.sim.groups[ctl[0]].slice.start + ctl[1] if ctl is not None else None
+            self.view.draw_into(screen, 0, cam, vp, highlight=slot)
         if self.turn_based:
             from engine.views.play.grid_inset import draw_inset
 
@@ -390,6 +428,9 @@ class Player:
         if self.renderer_plugin is not None:
             self.panel.refresh(self.sim, self.renderer_plugin, self.ref_view, self._say)
             self.panel.draw(screen, (w - vp[2], 0, vp[2], h))
+        if self.dream is not None:
+            self.dream_panel.image = self.dream.dream
+            self.dream_panel.draw(screen, (0, 0, w, h) if self.real_hidden else (w - vp[2], 0, vp[2], h))
         if self.show_hud:
             draw_hud(self, screen, (0, 0, w, h))
         if self._want_screenshot:
@@ -410,9 +451,13 @@ class Player:
             self.log.close()
             self.log = None
         self.panel.release()
+        self.dream_panel.release()
+        if self.dream is not None:
+            self.dream.release()
+            self.dream = None
 
 
 def _release_views(prepared: Mapping[str, Any]) -> None:
-    for key in ("view", "ref_view"):
+    for key in ("view", "ref_view", "dream"):
         if prepared.get(key) is not None:
             prepared[key].release()

@@ -1,8 +1,9 @@
-"""The learned-renderer panel: a renderer plugin's image beside the GL render, and the PSNR between them.
+"""Images beside the GL render: a renderer plugin's image, or a pixel world model's dream.
 
 When a world has a ``renderer`` plugin the play window is split: the GL image on the left, the
 plugin's image (``sim.render_learned``) as a texture on the right, letterboxed, with the PSNR against
-the GL render at the plugin's resolution in the HUD.
+the GL render at the plugin's resolution in the HUD. ``play --dream DIR`` shows the dream
+(:class:`~engine.views.dream.Dream`) on the right the same way, through :class:`ImagePanel`.
 """
 
 from __future__ import annotations
@@ -49,41 +50,13 @@ def describe_psnr(value: float | None) -> str:
     return "n/a" if value is None else ("inf" if math.isinf(value) else f"{value:.2f} dB")
 
 
-class LearnedPanel:
-    """The renderer plugin's image, drawn as a texture; refreshed once per state (see :meth:`invalidate`).
-
-    ``image`` is the last ``[H, W, 3]`` uint8 image (None before the first draw or after a failure),
-    ``psnr`` its PSNR against the GL render of the same state (None when the sizes differ).
-    """
+class ImagePanel:
+    """An ``[H, W, 3]`` uint8 image (``image``; None draws nothing) drawn as a texture, letterboxed."""
 
     def __init__(self, ctx: moderngl.Context) -> None:
         self.ctx = ctx
         self.image: np.ndarray | None = None
-        self.psnr: float | None = None
-        self._stale = True
         self._prog = self._tex = self._vao = self._quad = None
-
-    def invalidate(self) -> None:
-        """The state changed: the next draw asks the plugin again."""
-        self._stale = True
-
-    def reset(self) -> None:
-        """A new world: forget the image and its PSNR."""
-        self.image, self.psnr, self._stale = None, None, True
-
-    def refresh(self, sim: Sim, plugin: str, reference: SimView, say: Callable[[str], None]) -> None:
-        """Ask the plugin for its image of the current state (at most once per state) and compare it."""
-        if not self._stale:
-            return
-        self._stale = False
-        try:
-            learned = learned_to_uint8(sim.render_learned(plugin)[0])
-            ref = reference.render(0)
-            self.psnr = psnr(learned, ref) if learned.shape == ref.shape else None
-            self.image = learned
-        except Exception as exc:
-            self.image = None
-            say(f"renderer plugin {plugin!r} failed: {exc}")
 
     def draw(self, screen: moderngl.Framebuffer, vp: tuple[int, int, int, int]) -> None:
         """The image as a texture, letterboxed into ``vp`` (nothing before a successful refresh)."""
@@ -127,3 +100,38 @@ class LearnedPanel:
             if obj is not None:
                 obj.release()
         self._vao = self._quad = self._tex = self._prog = None
+
+
+class LearnedPanel(ImagePanel):
+    """The renderer plugin's image, drawn as a texture; refreshed once per state (see :meth:`invalidate`).
+
+    ``image`` is the last ``[H, W, 3]`` uint8 image (None before the first draw or after a failure),
+    ``psnr`` its PSNR against the GL render of the same state (None when the sizes differ).
+    """
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        super().__init__(ctx)
+        self.psnr: float | None = None
+        self._stale = True
+
+    def invalidate(self) -> None:
+        """The state changed: the next draw asks the plugin again."""
+        self._stale = True
+
+    def reset(self) -> None:
+        """A new world: forget the image and its PSNR."""
+        self.image, self.psnr, self._stale = None, None, True
+
+    def refresh(self, sim: Sim, plugin: str, reference: SimView, say: Callable[[str], None]) -> None:
+        """Ask the plugin for its image of the current state (at most once per state) and compare it."""
+        if not self._stale:
+            return
+        self._stale = False
+        try:
+            learned = learned_to_uint8(sim.render_learned(plugin)[0])
+            ref = reference.render(0)
+            self.psnr = psnr(learned, ref) if learned.shape == ref.shape else None
+            self.image = learned
+        except Exception as exc:
+            self.image = None
+            say(f"renderer plugin {plugin!r} failed: {exc}")
