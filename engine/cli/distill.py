@@ -1,4 +1,5 @@
-"""``worldloom distill WORLD --subsystem dynamics|renderer|policy|world-model --data DIR``: train a learned subsystem.
+"""``worldloom distill WORLD --subsystem dynamics|renderer|policy|world-model|inverse --data DIR``: train a learned
+subsystem.
 
 Trains in PyTorch on recordings made with ``worldloom record``, exports ONNX into a plugin folder
 (with the module source, weights and a README of its I/O contract) and prints the world-file snippet
@@ -18,8 +19,9 @@ def add_parser(sub) -> None:
                                    "export it as an ONNX plugin folder with its PyTorch source and a README of "
                                    "its I/O contract; prints the YAML snippet that binds it.")
     add_world_args(p)
-    p.add_argument("--subsystem", required=True, choices=["dynamics", "renderer", "policy", "world-model"],
-                   help="what to learn (world-model: encoder, latent dynamics and decoder from frames and actions)")
+    p.add_argument("--subsystem", required=True, choices=["dynamics", "renderer", "policy", "world-model", "inverse"],
+                   help="what to learn (world-model: encoder, latent dynamics and decoder from frames and actions; "
+                        "inverse: each agent's action from frames t-1 … t+2, for `worldloom label`)")
     p.add_argument("--data", action="append", required=True, metavar="DIR",
                    help="a recording folder; repeat to train on several (same entity layout)")
     p.add_argument("--out", default=None, help="plugin folder (default plugins/<world>_<subsystem>)")
@@ -43,7 +45,8 @@ def add_parser(sub) -> None:
                    help="world-model: std of the Gaussian noise added to the latents rollouts start from, in image "
                         "units (the image spans 2; default 0)")
     p.add_argument("--iterations", type=int, default=None,
-                   help="world-model: dynamics iterations (default 3000; the encoder and decoder take 400 and 900)")
+                   help="world-model: dynamics iterations (default 3000; the encoder and decoder take 400 and 900); "
+                        "inverse: training iterations (default 6000)")
     p.add_argument("--group", default=None, help="policy: the agent group whose recorded actions to clone")
     p.set_defaults(func=run)
 
@@ -70,7 +73,8 @@ def run(args) -> int:
     for d in args.data:
         if not (Path(d) / "manifest.json").is_file():
             raise UserError(f"--data {d}: not a recording (no manifest.json); make one with `worldloom record`")
-    default_epochs = {"dynamics": 10.0, "renderer": 20.0, "policy": 30.0, "world-model": 0.0}[args.subsystem]
+    default_epochs = {"dynamics": 10.0, "renderer": 20.0, "policy": 30.0, "world-model": 0.0,
+                      "inverse": 0.0}[args.subsystem]
     name = loaded.spec.name
     out = Path(args.out or Path("plugins") / f"{name}_{args.subsystem.replace('-', '_')}")
     opts = TrainOptions(epochs=args.epochs if args.epochs is not None else default_epochs, minutes=args.minutes,
@@ -104,6 +108,8 @@ def run(args) -> int:
                                         world_dir=world.parent, progress=report)
         elif args.subsystem == "world-model":
             contract = _world_model(args, world, out, opts, report)
+        elif args.subsystem == "inverse":
+            contract = _inverse(args, world, loaded, out, opts, report)
         elif args.subsystem == "renderer":
             from engine.distill.renderer import distill_renderer
 
@@ -122,28 +128,51 @@ def run(args) -> int:
     return 0
 
 
+def _action_sizes(world) -> dict[str, int]:
+    """Each agent group's action size in the world (discrete: choices; continuous: values)."""
+    import engine
+
+    sim = engine.make(world, 1)
+    try:
+        return {g: p.action_space.n for g, p in sim.groups.items()}
+    finally:
+        sim.close()
+
+
+def _refuse_unused(args, subsystem: str, used: str, also: tuple[str, ...] = ()) -> None:
+    from engine.errors import UserError
+
+    if args.iterations is not None and args.iterations < 1:
+        raise UserError(f"--iterations: expected an integer >= 1, got {args.iterations}")
+    unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "lr", "entities", "group", *also)
+              if getattr(args, k) not in (None, 0.0)]
+    if unused:
+        raise UserError(f"{', '.join(unused)}: not used by --subsystem {subsystem}; its knobs are {used}")
+
+
+def _inverse(args, world, loaded, out, opts, report) -> dict:
+    """``--subsystem inverse``: frames t − 1 … t + 2 → every agent's action at t."""
+    from engine.distill.inverse import InverseOptions, distill_inverse
+
+    _refuse_unused(args, "inverse", "--iterations, --minutes and --seed", also=("horizon", "noise"))
+    io = InverseOptions()
+    if args.iterations:
+        io.iterations = args.iterations
+    return distill_inverse(args.data, out, opts, io, _action_sizes(world), list(loaded.spec.world.arena),
+                           world_dir=world.parent, progress=report)
+
+
 def _world_model(args, world, out, opts, report) -> dict:
     """``--subsystem world-model``: the agents' action sizes come from the world, the rest from the data."""
     import math
 
-    import engine
     from engine.distill.world_model import WorldModelOptions, distill_world_model
     from engine.errors import UserError
 
     if not (math.isfinite(args.noise) and args.noise >= 0):
         raise UserError(f"--noise: expected a number >= 0 (image units), got {args.noise}")
-    if args.iterations is not None and args.iterations < 1:
-        raise UserError(f"--iterations: expected an integer >= 1, got {args.iterations}")
-    unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "lr", "entities", "group")
-              if getattr(args, k) is not None]
-    if unused:
-        raise UserError(f"{', '.join(unused)}: not used by --subsystem world-model; its knobs are --iterations, "
-                        "--horizon, --noise, --minutes and --seed")
-    sim = engine.make(world, 1)
-    try:
-        sizes = {g: p.action_space.n for g, p in sim.groups.items()}  # discrete: choices; continuous: values
-    finally:
-        sim.close()
+    _refuse_unused(args, "world-model", "--iterations, --horizon, --noise, --minutes and --seed")
+    sizes = _action_sizes(world)
     wm = WorldModelOptions(horizon=args.horizon or 10, noise=args.noise)
     if args.iterations:
         wm.dynamics_iters = args.iterations
@@ -159,6 +188,13 @@ def _print_result(args, out, contract: dict) -> None:
         print("held-out worlds, open loop: " + ", ".join(f"{k} {v:.4g}" for k, v in m.items() if k.startswith(
             ("psnr", "centroid"))))
         print(f"measure it: worldloom drift {args.world} --world-model {out} --data HELD_OUT_RECORDING")
+        return
+    if args.subsystem == "inverse":
+        print(f"distilled inverse model → {out / contract['onnx']} ({contract['parameters']:,} parameters, "
+              f"{contract['onnx_bytes'] / 1024:.0f} KiB) in {m['seconds']:.0f} s")
+        print("held-out worlds: " + ", ".join(f"{k} {v:.4g}" for k, v in m.items() if k.startswith("accuracy")
+                                              or k == "visible_free_share"))
+        print(f"label frames with it: worldloom label {args.world} --inverse {out} --data FRAMES --out LABELLED")
         return
     print(f"distilled {args.subsystem} → {out / contract['onnx']} ({contract['parameters']:,} parameters, "
           f"{contract['onnx_bytes'] / 1024:.0f} KiB) in {m['seconds']:.0f} s, {m['iterations']} iterations")

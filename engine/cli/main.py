@@ -20,7 +20,7 @@ from engine.errors import UserError
 COMMANDS = {
     "validate": "validate", "run": "run", "bench": "bench", "doctor": "doctor", "schema": "schema",
     "play": "play", "record": "record", "replay": "replay", "train": "train", "eval": "evaluate",
-    "distill": "distill", "drift": "drift",
+    "distill": "distill", "drift": "drift", "label": "label",
 }
 
 

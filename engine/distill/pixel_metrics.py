@@ -69,6 +69,11 @@ def agent_colors(recording: str | os.PathLike) -> torch.Tensor:
     from engine.record.format import Recording
 
     rec = Recording.open(recording)
+    if rec.manifest.get("labelled"):  # no state: the inverse model's colours of the agents (worldloom label)
+        colors = rec.manifest.get("label_facts", {}).get("agent_colors")
+        if not colors:
+            raise UserError(f"{recording}: a labelled recording without label_facts.agent_colors; label it again")
+        return torch.tensor(colors, dtype=torch.float32)
     types, groups = rec.manifest["entity_types"], rec.manifest["groups"]
     color = rec.load(["state.color"])["state.color"][0, 0]
     rows = [i for g in groups if g in types for i in range(*types[g])]

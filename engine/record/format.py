@@ -284,6 +284,7 @@ MANIFEST_OPTIONAL_KEYS: dict[str, Check] = {
     "plugins": _opt(_map(_obj({"sha256": _sha256}))),
     "arrays": _map(_obj({"dtype": _dtype, "shape_per_step": _list(_int(0, _COUNT))})),
     "key_scopes": _map(_str),
+    "labelled": _opt(_obj({"source": _str, "inverse": _str})),
 }
 
 
@@ -310,6 +311,8 @@ def validate_manifest(manifest: Any, path: str | os.PathLike) -> dict[str, Any]:
 def _check_consistency(m: dict[str, Any]) -> None:
     """What the types alone do not say: ranges inside the entity axis, shards that tile the steps."""
     n = m["num_entities"]
+    if m.get("labelled") and not m.get("frames"):
+        raise _Bad("frames", "the frame size {width, height} (a labelled recording holds frames)", m.get("frames"))
     for name, (start, stop) in m["entity_types"].items():
         if not start <= stop <= n:
             raise _Bad(f"entity_types.{name}", f"[start, stop] with start <= stop <= num_entities ({n})", [start, stop])
@@ -415,6 +418,12 @@ def _member_header(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tu
 def _expected_arrays(m: dict[str, Any], steps: int) -> dict[str, tuple[tuple[int, ...], str | None, bool]]:
     """key → (shape or leading dims, dtype or None, whether the shape is exact) every shard must have."""
     T, B, N = steps, m["num_worlds"], m["num_entities"]
+    if m.get("labelled"):  # frames and inferred actions only (engine.record.labelled)
+        out = {"step": ((T,), "int64", True), "done": ((T, B), "bool", True),
+               "frames": ((T, B, m["frames"]["height"], m["frames"]["width"], 3), "uint8", True)}
+        for g, info in m["groups"].items():
+            out["action." + g] = ((T, B, info["size"]), "int64", True)
+        return out
     out: dict[str, tuple[tuple[int, ...], str | None, bool]] = {
         "step": ((T,), "int64", True), "state.tick": ((T, B), "int64", True), "done": ((T, B), "bool", True)}
     scopes = m.get("key_scopes") or {}  # older recordings lack it: only T is known for their state
@@ -565,6 +574,9 @@ class Recording:
         """The given keys of every shard, concatenated along time ``[S, B, ...]``."""
         have = self.arrays()
         for k in keys:
+            if k not in have and self.manifest.get("labelled"):
+                raise UserError(f"{self.folder}: a labelled recording (`worldloom label`) holds frames and inferred "
+                                f"actions only, no array {k!r}; use a recording made by `worldloom record`")
             if k not in have:
                 raise UserError(f"{self.folder}: recording has no array {k!r} (record it with the matching option, "
                                 "e.g. --frames)")

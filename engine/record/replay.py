@@ -169,9 +169,12 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
         (True, None)
     """
     rec = Recording.open(folder)
+    m = rec.manifest
+    if m.get("labelled"):
+        raise UserError(f"{folder}: a labelled recording (`worldloom label`: frames and inferred actions, no engine "
+                        f"state) cannot be replayed; replay the recording it came from ({m['labelled']['source']})")
     rec.require_steps()
     rec.verify()
-    m = rec.manifest
     all_overrides = dict(m.get("overrides") or {})
     all_overrides.update(overrides or {})
     notes: list[str] = []

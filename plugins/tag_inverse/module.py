@@ -1,0 +1,94 @@
+# Generated from engine/distill/modules.py by engine/distill/vendoring.py (`worldloom distill`, or
+# `python -m engine.distill.vendoring PLUGIN_DIR`). Do not edit by hand: regenerate it.
+"""The PyTorch source of ``InverseDynamics``, for the weights in this folder's ``.pt`` files.
+
+Each ``<stem>.pt`` holds ``{"class", "init", "state_dict"}``: build ``class(**init)`` (list arguments that
+are tensors become ``torch.tensor``), then ``load_state_dict``; ``engine.distill.vendoring.load_vendored``
+does both.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def mlp(sizes: list[int], act: type[nn.Module] = nn.SiLU) -> nn.Sequential:
+    """Linear layers of ``sizes`` with ``act`` between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class InverseDynamics(nn.Module):
+    """Inverse dynamics from pixels: frames t − 1 … t + 2 ``[N, 4, H, W, 3]`` uint8 → every agent's action at t
+    ``[N, A, n]`` (logits) and the logit ``[N]`` that frames t and t + 1 belong to different episodes.
+
+    Each slot's disk is found by colour: a pixel of a slot's colour, or a blend of it with the background
+    (an antialiased rim), counts with its coverage, so the slot's centroid is sub-pixel exact (≈0.05 px on
+    tag's 64 × 64 frames). An action shows as a change of motion — in tag the position moves with the
+    velocity of the step before, so the action at t moves the disk differently from frame t + 1 to t + 2
+    than from t to t + 1, by ≈1 pixel — so an MLP shared by the agents reads its agent's slot's three
+    frame-to-frame motions, which frames it is seen in, where it is and which agent it is. Which slot
+    is which agent (``agent_slots``) is found from the recordings before training (the slot whose motion
+    best predicts the agent's action). A second MLP reads every slot's motion for the episode cut (autoreset
+    teleports everything): a video has no ``done`` flags.
+
+    Example:
+        >>> m = InverseDynamics([[1, 0, 0], [0, 0, 1], [1, 1, 1]], agent_slots=[0, 1], num_actions=5, size=(16, 16))
+        >>> [t.shape for t in m(torch.zeros(3, 4, 16, 16, 3, dtype=torch.uint8))]
+        [torch.Size([3, 2, 5]), torch.Size([3])]
+    """
+
+    def __init__(self, colors: list, agent_slots: list[int], num_actions: int, size: tuple[int, int],
+                 hidden: int = 64, tolerance: float = 0.04, min_pixels: float = 2.0) -> None:
+        super().__init__()
+        c = torch.as_tensor(colors, dtype=torch.float32)
+        self.k, self.a, self.n = c.shape[0] - 1, len(agent_slots), int(num_actions)
+        self.w, self.h = int(size[0]), int(size[1])
+        self.tolerance, self.min_pixels = float(tolerance), float(min_pixels)
+        self.register_buffer("slot_colors", c[:-1].clone())
+        self.register_buffer("background", c[-1].clone())
+        self.register_buffer("agent_slots", torch.as_tensor(agent_slots, dtype=torch.long))
+        self.register_buffer("cols", torch.arange(self.w, dtype=torch.float32).view(1, 1, self.w, 1) + 0.5)
+        self.register_buffer("rows", torch.arange(self.h, dtype=torch.float32).view(1, self.h, 1, 1) + 0.5)
+        self.register_buffer("agent_ids", torch.eye(self.a).unsqueeze(0))
+        self.act = mlp([6 + 4 + 2 + self.a, hidden, hidden, self.n])
+        self.cut = mlp([self.k * 10, hidden, 1])
+
+    def tracks(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[N, T, H, W, 3]`` uint8 → each slot's centroid ``[N, T, K, 2]`` (column, row in pixels; 0 where
+        unseen) and whether it is seen ``[N, T, K]`` (at least ``min_pixels`` of coverage)."""
+        n, t = frames.shape[:2]
+        x = (frames.reshape(n * t, self.h, self.w, 1, 3).float() / 255.0) - self.background  # [M, H, W, 1, 3]
+        d = self.slot_colors - self.background  # [K, 3]
+        alpha = ((x * d).sum(-1) / d.square().sum(-1).clamp_min(1e-6)).clamp(0.0, 1.0)  # [M, H, W, K]
+        resid = (x - alpha.unsqueeze(-1) * d).abs().amax(-1)
+        best = resid.amin(-1, keepdim=True)
+        cover = alpha * ((resid <= best) & (best <= self.tolerance)).float()
+        mass = cover.sum((1, 2))  # [M, K]
+        seen = (mass >= self.min_pixels).float()
+        safe = mass.clamp_min(1e-6)
+        xy = torch.stack([(cover * self.cols).sum((1, 2)) / safe, (cover * self.rows).sum((1, 2)) / safe], -1)
+        xy = xy * seen.unsqueeze(-1)
+        return xy.reshape(n, t, self.k, 2), seen.reshape(n, t, self.k)
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.heads(*self.tracks(frames))
+
+    def heads(self, xy: torch.Tensor, seen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tracks of frames t − 1 … t + 2 (``[N, 4, K, 2]``, ``[N, 4, K]``) → action logits and the cut logit.
+        (The tracker has no weights: training runs the heads on tracks computed once.)"""
+        both = (seen[:, 1:] * seen[:, :-1]).unsqueeze(-1)
+        motion = (xy[:, 1:] - xy[:, :-1]) * both / 4.0  # [N, 3, K, 2]: ≈ -1 … 1 at tag's top speeds
+        n = xy.shape[0]
+        idx = self.agent_slots
+        per_agent = torch.cat([motion[:, :, idx].permute(0, 2, 1, 3).reshape(n, self.a, 6),
+                               seen[:, :, idx].permute(0, 2, 1),
+                               xy[:, 1, idx] / torch.tensor([self.w, self.h], dtype=xy.dtype) * 2 - 1,
+                               self.agent_ids.expand(n, self.a, self.a)], -1)
+        cut = self.cut(torch.cat([motion.reshape(n, -1), seen.reshape(n, -1)], -1)).squeeze(-1)
+        return self.act(per_agent), cut
