@@ -326,6 +326,8 @@ class Sim:
         out = {}
         B = self.num_worlds
         for name, h in self.plugins.items():
+            if not hasattr(h, "inputs"):  # a planner: its model runs inside the planning loop (plugin_report)
+                continue
             feeds = {g.name: h._gather(self.state, g, B).cpu().numpy() for g in h.inputs}
             sess = h.model.session
             for _ in range(10):

@@ -15,6 +15,8 @@ Kinds:
     drift between world and twin is reported every tick; ``resync_above`` copies the twin back.
   * ``renderer`` — ``inputs: {state: [pos]}`` of its entities per world, ``outputs: {image: image}``
     ``[B, C, H, W]``; not part of the tick, run by ``Sim.render_learned``.
+  * ``planner`` — binds its dynamics model as ``dynamics`` does; ``engine.learned.planner`` runs it on
+    imagined worlds (docs/planners.md).
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ class PluginHost:
             self.covers_all = contiguous and len(idx) == env.layout.n
             self.per_world = self.kind == "renderer" or spec.rows == "world"
             self.inputs = [self._component_input(k, v) for k, v in spec.inputs.items()]
-            if self.kind == "dynamics":
+            if self.kind in ("dynamics", "planner"):  # a planner imagines with a dynamics model
                 if len(spec.outputs) != 1:
                     raise self._err(("outputs",), "a dynamics plugin has one output: {name: {write: [pos, vel], "
                                                   "mode: add}}")

@@ -1,4 +1,4 @@
-"""The plugin kinds ``policy``, ``dynamics`` and ``renderer``, registered through ``build(app)``.
+"""The plugin kinds ``policy``, ``dynamics``, ``renderer`` and ``planner``, registered through ``build(app)``.
 
 Each kind binds one ``plugins:`` entry: it loads and contract-checks the ONNX model
 (``PluginHost``), declares the state it owns (per-world metrics; a dynamics plugin's shadow twin)
@@ -78,7 +78,15 @@ def renderer(app: App, name: str, spec, path: tuple):
     return _host(app, name, spec, path)  # not part of the tick: Sim.render_learned runs it
 
 
+def planner(app: App, name: str, spec, path: tuple):
+    from engine.learned.planner import planner_kind
+
+    return planner_kind(app, name, spec, path)
+
+
 def build(app: App) -> None:
     app.register_plugin_kind(PluginKind("policy", policy, "observation → actions of an agent group"))
     app.register_plugin_kind(PluginKind("dynamics", dynamics, "state, action → next state (replaces a system)"))
     app.register_plugin_kind(PluginKind("renderer", renderer, "state → image"))
+    app.register_plugin_kind(PluginKind("planner", planner, "model-predictive control of an agent group (CEM/MPPI "
+                                                            "over a dynamics model)"))

@@ -252,9 +252,7 @@ def make_physics(env, p: PhysicsParams, path: tuple = ("systems",)):
     walls = _walls(env)
     movers = movable_entities(env)
 
-    def physics(state: dict) -> None:
-        force = action_forces(state)
-        state["action_force"] = force
+    def advance(state: dict, force: torch.Tensor) -> None:
         pl = pairs if state["pos"].shape[0] >= small_batch else None
         for _ in range(substeps):
             before = state["pos"]
@@ -263,6 +261,13 @@ def make_physics(env, p: PhysicsParams, path: tuple = ("systems",)):
             if walls is not None:
                 walls(state, before)
 
+    def physics(state: dict) -> None:
+        force = action_forces(state)
+        state["action_force"] = force
+        advance(state, force)
+
+    # the step from given forces, for whoever imagines with the hand-coded physics (planners)
+    physics.advance = advance
     return physics
 
 

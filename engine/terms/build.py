@@ -32,31 +32,42 @@ def _gated(app: App, g: GroupPlan, fn, conditions, path: tuple):
     return gated
 
 
+def build_reward(app: App, g: GroupPlan, entry, path: tuple):
+    """One reward term of group ``g`` from its world-file entry (``name`` or ``{name: {params, when}}``):
+    ``fn(state, alive_before) -> [B, A]``. Planners build their objective's extra terms with it too."""
+    ctx = app.ctx
+    name, params = named_entry(ctx, entry, path, "a term name or {name: {params}}")
+    if name not in app.reward_kinds:
+        raise ctx.error(path, app.lookup(app.reward_kinds, name, "reward term"))
+    kind = app.reward_kinds[name]
+    ppath = path if isinstance(entry, str) else path + (name,)
+    gate = None
+    if isinstance(params, dict) and "when" in params:
+        params = dict(params)
+        gate = params.pop("when")
+    p = parse_dataclass(kind.params, params, ctx, ppath) if kind.params is not None else params
+    return _gated(app, g, kind.factory(app, g, p, ppath), gate, ppath)
+
+
 def build_terms(app: App, g: GroupPlan) -> None:
     """Fill ``g.obs_fns`` / ``g.reward_fns`` and declare the group's observation buffer ``obs.<group>``."""
-    ctx = app.ctx
-    for section, kinds in (("observation", app.observation_kinds), ("reward", app.reward_kinds)):
-        for i, entry in enumerate(getattr(g.spec, section)):
-            path = ("agents", g.name, section, i)
-            name, params = named_entry(ctx, entry, path, "a term name or {name: {params}}")
-            if name not in kinds:
-                raise ctx.error(path, app.lookup(kinds, name, f"{section} term"))
-            kind = kinds[name]
-            ppath = path if isinstance(entry, str) else path + (name,)
-            gate = None
-            if section == "reward" and isinstance(params, dict) and "when" in params:
-                params = dict(params)
-                gate = params.pop("when")
-            p = parse_dataclass(kind.params, params, ctx, ppath) if kind.params is not None else params
-            if section == "reward":
-                g.reward_fns.append(_gated(app, g, kind.factory(app, g, p, ppath), gate, ppath))
-                continue
-            size, fn = kind.factory(app, g, p, ppath)
-            if fn is None:  # a term served outside the flat vector (pixels)
-                continue
-            g.obs_fns.append(fn)
-            g.obs_names.append((name, size))
-            g.obs_size += size
+    ctx, kinds = app.ctx, app.observation_kinds
+    for i, entry in enumerate(g.spec.observation):
+        path = ("agents", g.name, "observation", i)
+        name, params = named_entry(ctx, entry, path, "a term name or {name: {params}}")
+        if name not in kinds:
+            raise ctx.error(path, app.lookup(kinds, name, "observation term"))
+        kind = kinds[name]
+        ppath = path if isinstance(entry, str) else path + (name,)
+        p = parse_dataclass(kind.params, params, ctx, ppath) if kind.params is not None else params
+        size, fn = kind.factory(app, g, p, ppath)
+        if fn is None:  # a term served outside the flat vector (pixels)
+            continue
+        g.obs_fns.append(fn)
+        g.obs_names.append((name, size))
+        g.obs_size += size
+    for i, entry in enumerate(g.spec.reward):
+        g.reward_fns.append(build_reward(app, g, entry, ("agents", g.name, "reward", i)))
     app.reserve(g.size * g.obs_size * app.float_size, f"the observations of group {g.name!r} ({g.size:,} agents × "
                 f"{g.obs_size:,} features)", ("agents", g.name, "observation"),
                 "observe fewer entities or lower the counts/capacities", work=False)

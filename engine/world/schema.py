@@ -527,14 +527,72 @@ class SessionOptions:
     graph_optimization: Literal["disabled", "basic", "extended", "all"] = fld("all", doc="ORT graph optimisation.")
 
 
+#: Upper bounds of a planner's budget: a typo must not turn one tick into minutes of imagination.
+MAX_PLAN_HORIZON = 128
+MAX_PLAN_CANDIDATES = 4096
+MAX_PLAN_ITERATIONS = 32
+#: Most imagined world-ticks (horizon × candidates × iterations) per world and tick.
+MAX_PLAN_WORK = 1 << 20
+
+
+@dataclass(kw_only=True)
+class PlanSpec:
+    """A ``planner`` plugin's budget and objective: model-predictive control by CEM or MPPI.
+
+    Each tick, ``iterations`` rounds sample ``candidates`` action sequences of ``horizon`` ticks per
+    world, imagine them with the dynamics model (one call per round and step for all worlds ×
+    candidates), score them with the objective and refit the sampling distribution; the group
+    then takes the first action of the plan (see docs/planners.md).
+    """
+
+    method: Literal["cem", "mppi"] = fld("cem", doc="cem: refit on the best `elites` candidates; mppi: on all "
+                                                    "candidates weighted by exp(return / temperature).")
+    horizon: int = fld(8, ge=1, le=MAX_PLAN_HORIZON, doc="Ticks each candidate sequence looks ahead.")
+    candidates: int = fld(64, ge=2, le=MAX_PLAN_CANDIDATES, doc="Action sequences imagined per world and "
+                                                               "iteration.")
+    iterations: int = fld(3, ge=1, le=MAX_PLAN_ITERATIONS, doc="Sample → imagine → refit rounds per tick.")
+    elites: int = fld(8, ge=1, le=MAX_PLAN_CANDIDATES, doc="cem: how many of the best candidates the "
+                                                          "distribution is refitted on (at most `candidates`).")
+    temperature: float = fld(0.5, gt=0, le=1000, doc="mppi: softness of the weights, in units of the spread "
+                                                     "(standard deviation) of the candidates' returns.")
+    smoothing: float = fld(0.1, ge=0, le=0.99, doc="Weight the previous distribution keeps at each refit "
+                                                   "(0: replace it).")
+    discount: float = fld(0.95, gt=0, le=1, doc="Reward k ticks ahead counts discount^k.")
+    warm_start: float = fld(0.5, ge=0, le=1, doc="Weight of last tick's plan, shifted by one tick, in the first "
+                                                 "round's distribution (0: start uniform every tick); the "
+                                                 "shifted plan is also always one of the candidates unless 0.")
+    objective: list[Any] = fld(factory=lambda: ["rewards"], min_items=1, max_items=64,
+                               doc="What a candidate earns per imagined tick (mean over the group's agents), "
+                                   "summed: `rewards` (the group's own reward terms from agents:) and/or "
+                                   "reward terms {name: {params}} of the same vocabulary (e.g. a distance "
+                                   "shaping term).")
+    others: Literal["hold", "noop"] = fld("hold", doc="What the other entities do while imagining: hold: "
+                                                      "repeat the force they applied last tick; noop: no "
+                                                      "force (they coast).")
+    dynamics: Literal["physics"] | None = fld(None, doc="Imagine with the hand-coded physics (the world's "
+                                                        "`physics` parameters) instead of an ONNX `model:`.")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        work = self.horizon * self.candidates * self.iterations
+        if work > MAX_PLAN_WORK:
+            raise ctx.error(path, f"expected horizon × candidates × iterations <= {MAX_PLAN_WORK:,} imagined ticks per "
+                                  f"world and tick, got {self.horizon} × {self.candidates} × {self.iterations} = "
+                                  f"{work:,}; lower one of them")
+        if self.method == "cem" and self.elites > self.candidates:
+            raise ctx.error(path + ("elites",), f"expected at most `candidates` ({self.candidates}) elites, got "
+                                                f"{self.elites}; lower elites or raise candidates")
+
+
 @dataclass(kw_only=True)
 class PluginSpec:
-    """A learned subsystem: an ONNX model bound to the ECS."""
+    """A learned subsystem: an ONNX model bound to the ECS (or, for a planner, imagined with one)."""
 
-    kind: Literal["policy", "dynamics", "renderer"] = fld(doc="What the model does.")
-    model: str = fld(doc="Path of the .onnx file, relative to the world file.")
-    agents: str | None = fld(None, doc="policy: the agent group it controls.")
-    entities: list[str] | None = fld(None, doc="dynamics/renderer: the entity types it reads and writes.")
+    kind: Literal["policy", "dynamics", "renderer", "planner"] = fld(doc="What the model does.")
+    model: str | None = fld(None, doc="Path of the .onnx file, relative to the world file (a planner with "
+                                      "plan.dynamics: physics has none).")
+    agents: str | None = fld(None, doc="policy/planner: the agent group it controls.")
+    entities: list[str] | None = fld(None, doc="dynamics/renderer/planner: the entity types the model reads and "
+                                               "writes.")
     rows: Literal["entity", "world"] = fld(
         "entity", doc="dynamics: one model row per bound entity ([B*K, F]) or per world ([B, K*F], so the "
                       "model sees every bound entity, e.g. for contacts).")
@@ -552,6 +610,24 @@ class PluginSpec:
                                   "report drift.")
     resync_above: float | None = fld(None, gt=0, doc="Copy the twin into the world when drift exceeds this.")
     enabled: bool = fld(True, doc="false: the hand-coded system it replaces runs instead.")
+    plan: PlanSpec | None = fld(None, doc="planner: budget, method and objective (see PlanSpec, docs/planners.md).")
+
+    def __check__(self, ctx: Ctx, path: tuple) -> None:
+        if self.kind == "planner":
+            if self.plan is None:
+                raise ctx.error(path, "a planner needs plan: {horizon, candidates, iterations, …} (see "
+                                      "docs/planners.md), e.g. plan: {horizon: 8, candidates: 64, iterations: 3}")
+            if (self.model is None) == (self.plan.dynamics is None):
+                got = "both" if self.model is not None else "neither"
+                raise ctx.error(path + (("plan", "dynamics") if self.model is not None else ("model",)),
+                                f"a planner imagines with model: PATH (ONNX dynamics) or plan.dynamics: physics "
+                                f"(hand-coded); expected exactly one, got {got}")
+            return
+        if self.plan is not None:
+            raise ctx.error(path + ("plan",), f"plan: is for planner plugins; this plugin is a {self.kind}",
+                            key=True)
+        if self.model is None:
+            raise ctx.error(path, "missing required key 'model' (Path of the .onnx file, relative to the world file.)")
 
 
 @dataclass(kw_only=True)
