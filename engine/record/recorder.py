@@ -63,10 +63,13 @@ def key_scopes(sim) -> dict[str, str]:
 
 
 def plugin_facts(sim) -> dict[str, dict[str, Any]]:
-    """Per plugin: kind, model path and sha256, and the execution provider that ran it."""
+    """Per plugin: kind, model path and sha256, and the execution provider that ran it. A plugin without a model
+    file (a planner over the built-in physics) is described by the world file alone."""
     report = sim.plugin_report()
     out = {}
     for name, host in sim.plugins.items():
+        if host.spec.model is None:
+            continue
         path = sim.plan.loaded.resolve(host.spec.model)
         out[name] = {"kind": host.kind, "model": str(host.spec.model), "model_path": str(path.resolve()),
                      "sha256": sha256_file(path), "provider": report[name]["provider"],

@@ -193,7 +193,7 @@ def replay(folder: str | os.PathLike, world: str | os.PathLike | None = None,
                      origin=f"overrides (recorded in {rec.folder / MANIFEST}, or --set)")
         for name, facts in (m.get("plugins") or {}).items():
             host = sim.plugins.get(name)
-            if host is None:
+            if host is None or host.spec.model is None:
                 continue
             now = sha256_file(sim.plan.loaded.resolve(host.spec.model))
             if now != facts["sha256"]:
