@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
                    help="world-model: std of the Gaussian noise added to the latents rollouts start from, in image "
                         "units (the image spans 2; default 0)")
     p.add_argument("--iterations", type=int, default=None,
-                   help="world-model: dynamics iterations (default 3000; the encoder and decoder take 400 and 900); "
+                   help="world-model: dynamics iterations (default 3000; the decoder takes 900); "
                         "inverse: training iterations (default 6000)")
     p.add_argument("--group", default=None, help="policy: the agent group whose recorded actions to clone")
     p.set_defaults(func=run)

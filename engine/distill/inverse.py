@@ -23,8 +23,7 @@ import torch.nn.functional as F
 
 from engine.distill.common import Logger, TrainOptions, seed_everything, split_worlds
 from engine.distill.modules import InverseDynamics
-from engine.distill.world_model import PixelData, load_pixel_data, palette
-from engine.errors import UserError
+from engine.distill.world_model import PixelData, agent_slots, labelable, load_pixel_data, palette
 
 #: frames around the labelled step t: t − 1 … t + 2
 WINDOW = (-1, 2)
@@ -49,14 +48,6 @@ def windows(frames: torch.Tensor, done: torch.Tensor, t: torch.Tensor, b: torch.
     return frames[idx, b.unsqueeze(1)]
 
 
-def labelable(done: torch.Tensor) -> torch.Tensor:
-    """``[S, B]``: steps whose action shows in the frames: frames t, t + 1, t + 2 exist and are of one episode."""
-    S = done.shape[0]
-    ok = torch.zeros_like(done)
-    ok[:S - 2] = ~done[:S - 2] & ~done[1:S - 1]
-    return ok
-
-
 def track_all(model: InverseDynamics, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Every frame's slot centroids ``[S, B, K, 2]`` and seen flags ``[S, B, K]``, in chunks."""
     S, B = frames.shape[:2]
@@ -68,33 +59,6 @@ def track_all(model: InverseDynamics, frames: torch.Tensor) -> tuple[torch.Tenso
             xy.append(a[:, 0])
             seen.append(s[:, 0])
     return torch.cat(xy).reshape(S, B, model.k, 2), torch.cat(seen).reshape(S, B, model.k)
-
-
-def agent_slots(xy: torch.Tensor, seen: torch.Tensor, actions: torch.Tensor, done: torch.Tensor) -> list[int]:
-    """Which colour slot is which agent: per agent, the slot whose motions (t − 1 → t, t → t + 1, t + 1 → t + 2)
-    best predict its action in a least-squares probe. Raises when two agents pick one slot."""
-    S = xy.shape[0]
-    ok = labelable(done)[1:S - 2] & ~done[:S - 3]
-    mot = torch.stack([xy[i + 1:S - 2 + i] - xy[i:S - 3 + i] for i in range(3)], 2)  # [S-3, B, 3, K, 2]
-    vis = seen[:S - 3] * seen[1:S - 2] * seen[2:S - 1] * seen[3:]
-    target = actions[1:S - 2]  # [S-3, B, A, n]
-    picked = []
-    for a in range(actions.shape[2]):
-        scores = []
-        for k in range(xy.shape[2]):
-            m = ok & (vis[..., k] > 0)
-            if int(m.sum()) < 50:
-                scores.append(-1.0)
-                continue
-            x = torch.cat([mot[..., k, :].flatten(2)[m], torch.ones(int(m.sum()), 1)], 1).double()
-            y = target[..., a, :][m].double()
-            w = torch.linalg.lstsq(x, y).solution
-            scores.append(float(((x @ w).argmax(1) == y.argmax(1)).double().mean()))
-        picked.append(int(np.argmax(scores)))
-    if len(set(picked)) < len(picked):
-        raise UserError(f"inverse model: agents {picked} share colour slots; every agent must look different "
-                        "(give each its own colour)")
-    return picked
 
 
 def visible_free_below_max(state: dict[str, np.ndarray], rows: list[int], arena: list[float]) -> torch.Tensor:

@@ -35,7 +35,7 @@ def export_world_model(model, out: str | os.PathLike, pix, metrics: dict[str, fl
     D = 4 * k
     shared = {
         "slots": k, "size": [w, h], "agents": dict(pix.groups), "num_actions": n, "latent": D,
-        "training": {"horizon": wm.horizon, "noise": wm.noise, "encoder_iters": wm.encoder_iters,
+        "training": {"horizon": wm.horizon, "noise": wm.noise,
                      "decoder_iters": wm.decoder_iters, "dynamics_iters": wm.dynamics_iters},
         "background": dec.colors()[k].tolist(), "slot_colors": dec.colors()[:k].tolist(),
         "metrics": metrics, "data": [str(d) for d in data], "command": opts.extra.get("command", ""),
@@ -50,11 +50,12 @@ def export_world_model(model, out: str | os.PathLike, pix, metrics: dict[str, fl
     specs = [
         ("encoder", enc, {"frames": ex_frames}, ["latent"], {
             "summary": "Pixel world model, encoder: two consecutive frames → the latent of the first (its "
-                       "slots' keypoints and their motion to the second). Learned from frames only.",
+                       "slots' keypoints — centroids of each palette colour's coverage — and their motion to the "
+                       "second). The palette is learned from the frames.",
             "inputs": [{"name": "frames", "shape": f"[batch, 2, {h}, {w}, 3]", "dtype": "uint8",
                         "meaning": "frames t − 1 and t, RGB, rows top-first (the GL frame)"}],
             "outputs": [{"name": "latent", "shape": f"[batch, {D}]", "dtype": "float32", "meaning": latent_meaning}],
-        }, {"num_slots": k, "size": [w, h]}),
+        }, {"colors": torch.cat([enc.slot_colors, enc.background.view(1, 3)]).tolist(), "size": [w, h]}),
         ("latent_dynamics", dyn, {"latent": ex_latent, "action": ex_action}, ["next_latent"], {
             "summary": f"Pixel world model, latent dynamics: a latent and the joint action of every agent "
                        f"({agents}) → the next latent.",
@@ -63,7 +64,7 @@ def export_world_model(model, out: str | os.PathLike, pix, metrics: dict[str, fl
                         "meaning": f"every agent's action ({agents}, in that order): discrete ones one-hot"}],
             "outputs": [{"name": "next_latent", "shape": f"[batch, {D}]", "dtype": "float32",
                          "meaning": "the latent one step later"}],
-        }, {"num_slots": k, "num_agents": A, "num_actions": n}),
+        }, {"num_slots": k, "num_agents": A, "num_actions": n, "agent_slots": list(dyn.agent_slots)}),
         ("decoder", dec, {"latent": ex_latent}, ["frame"], {
             "summary": "Pixel world model, decoder: a latent → the frame, each slot a disk over the background.",
             "inputs": [{"name": "latent", "shape": f"[batch, {D}]", "dtype": "float32", "meaning": latent_meaning}],

@@ -23,6 +23,19 @@ def mlp(sizes: list[int], act: type[nn.Module] = nn.SiLU) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def color_coverage(x: torch.Tensor, slot_colors: torch.Tensor, background: torch.Tensor,
+                   tolerance: float) -> torch.Tensor:
+    """``x [M, H, W, 3]`` RGB in 0..1 → each slot's coverage of each pixel ``[M, H, W, K]``: a pixel of a slot's
+    colour counts 1, a blend ``α · colour + (1 − α) · background`` (an antialiased rim) counts α, a pixel
+    that is neither within ``tolerance`` (every channel) of the nearest such line counts for nobody."""
+    x = (x - background).unsqueeze(-2)  # [M, H, W, 1, 3]
+    d = slot_colors - background  # [K, 3]
+    alpha = ((x * d).sum(-1) / d.square().sum(-1).clamp_min(1e-6)).clamp(0.0, 1.0)  # [M, H, W, K]
+    resid = (x - alpha.unsqueeze(-1) * d).abs().amax(-1)
+    best = resid.amin(-1, keepdim=True)
+    return alpha * ((resid <= best) & (best <= tolerance)).float()
+
+
 class InverseDynamics(nn.Module):
     """Inverse dynamics from pixels: frames t − 1 … t + 2 ``[N, 4, H, W, 3]`` uint8 → every agent's action at t
     ``[N, A, n]`` (logits) and the logit ``[N]`` that frames t and t + 1 belong to different episodes.
@@ -63,12 +76,8 @@ class InverseDynamics(nn.Module):
         """``[N, T, H, W, 3]`` uint8 → each slot's centroid ``[N, T, K, 2]`` (column, row in pixels; 0 where
         unseen) and whether it is seen ``[N, T, K]`` (at least ``min_pixels`` of coverage)."""
         n, t = frames.shape[:2]
-        x = (frames.reshape(n * t, self.h, self.w, 1, 3).float() / 255.0) - self.background  # [M, H, W, 1, 3]
-        d = self.slot_colors - self.background  # [K, 3]
-        alpha = ((x * d).sum(-1) / d.square().sum(-1).clamp_min(1e-6)).clamp(0.0, 1.0)  # [M, H, W, K]
-        resid = (x - alpha.unsqueeze(-1) * d).abs().amax(-1)
-        best = resid.amin(-1, keepdim=True)
-        cover = alpha * ((resid <= best) & (best <= self.tolerance)).float()
+        x = frames.reshape(n * t, self.h, self.w, 3).float() / 255.0
+        cover = color_coverage(x, self.slot_colors, self.background, self.tolerance)  # [M, H, W, K]
         mass = cover.sum((1, 2))  # [M, K]
         seen = (mass >= self.min_pixels).float()
         safe = mass.clamp_min(1e-6)

@@ -104,7 +104,7 @@ def small_model(pixel_recording, tmp_path_factory) -> Path:
     from engine.distill.world_model import WorldModelOptions, distill_world_model
 
     out = tmp_path_factory.mktemp("wm") / "tag_world_model"
-    wm = WorldModelOptions(horizon=3, encoder_iters=60, decoder_iters=60, dynamics_iters=60)
+    wm = WorldModelOptions(horizon=3, decoder_iters=60, dynamics_iters=60)
     distill_world_model([pixel_recording], out, TrainOptions(logdir=None, seed=0), wm, {"adversary": 5, "prey": 5})
     return out
 
