@@ -10,19 +10,17 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
 import torch
 
-from engine.errors import UserError
 from engine.learned.contract import TensorSpec, check_contract
+from engine.learned.folder_contract import read_contract
 
 log = logging.getLogger(__name__)
 KIND = "inverse_dynamics"
-MAX_CONTRACT_BYTES = 1 << 20
 
 
 class OnnxInverseModel:
@@ -34,20 +32,8 @@ class OnnxInverseModel:
 
         self.folder = Path(folder)
         path = self.folder / "inverse.json"
-        if not path.is_file():
-            raise UserError(f"{self.folder}: no inverse.json; expected an inverse model folder written by "
-                            "`worldloom distill WORLD --subsystem inverse`")
-        if path.stat().st_size > MAX_CONTRACT_BYTES:
-            raise UserError(f"{path}: larger than {MAX_CONTRACT_BYTES} bytes; not a contract")
-        try:
-            c = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise UserError(f"{path}: not valid JSON ({e}); re-run `worldloom distill` to rewrite it") from None
-        if not isinstance(c, dict) or c.get("kind") != KIND:
-            raise UserError(f"{path}: expected kind {KIND!r}, found {c.get('kind') if isinstance(c, dict) else c!r}")
-        for key, typ in (("size", list), ("agents", dict), ("num_actions", int)):
-            if not isinstance(c.get(key), typ):
-                raise UserError(f"{path}: {key!r}: expected {typ.__name__}, found {c.get(key)!r}")
+        c = read_contract(self.folder, "inverse", KIND, {"size": list, "agents": dict, "num_actions": int},
+                          "worldloom distill WORLD --subsystem inverse")
         self.contract = c
         self.width, self.height = c["size"]
         self.agents: dict[str, int] = c["agents"]

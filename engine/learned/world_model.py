@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -24,31 +23,17 @@ import torch
 
 from engine.errors import UserError
 from engine.learned.contract import TensorSpec, check_contract
+from engine.learned.folder_contract import read_contract
 
 log = logging.getLogger(__name__)
 
 #: the three kinds of a world-model folder, in the order they run
 KINDS = ("encoder", "latent_dynamics", "decoder")
-MAX_CONTRACT_BYTES = 1 << 20
 
 
 def _contract(folder: Path, kind: str) -> dict[str, Any]:
-    path = folder / f"{kind}.json"
-    if not path.is_file():
-        raise UserError(f"{folder}: no {kind}.json; expected a world-model folder written by "
-                        "`worldloom distill WORLD --subsystem world-model`")
-    if path.stat().st_size > MAX_CONTRACT_BYTES:
-        raise UserError(f"{path}: larger than {MAX_CONTRACT_BYTES} bytes; not a contract")
-    try:
-        c = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: not valid JSON ({e}); re-run `worldloom distill` to rewrite it") from None
-    if not isinstance(c, dict) or c.get("kind") != kind:
-        raise UserError(f"{path}: expected kind {kind!r}, found {c.get('kind') if isinstance(c, dict) else c!r}")
-    for key, typ in (("slots", int), ("size", list), ("agents", dict), ("num_actions", int), ("latent", int)):
-        if not isinstance(c.get(key), typ):
-            raise UserError(f"{path}: {key!r}: expected {typ.__name__}, found {c.get(key)!r}")
-    return c
+    return read_contract(folder, kind, kind, {"slots": int, "size": list, "agents": dict, "num_actions": int,
+                                              "latent": int}, "worldloom distill WORLD --subsystem world-model")
 
 
 class OnnxWorldModel:

@@ -27,31 +27,47 @@ SHARD_STEPS = 100
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".gif")
 
 
+#: the most frames a video may give `worldloom label` (at 64 × 64, 1.2 GB of frames)
+MAX_VIDEO_FRAMES = 100_000
+
+
 def frames_from_video(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     """``[T, 1, H, W, 3]`` uint8 frames of a video, reduced to ``size`` (W, H) by averaging blocks of pixels:
-    the video's width and height must be whole multiples of the model's (a 256 × 256 clip of a 64 × 64 world)."""
+    the video's width and height must be whole multiples of the model's (a 256 × 256 clip of a 64 × 64 world).
+    Read frame by frame, each reduced at once, so a long or large video never sits in memory whole."""
     import imageio.v3 as iio
 
+    W, H = size
+    out: list[np.ndarray] = []
     try:
-        video = np.asarray(iio.imread(path))
+        for frame in iio.imiter(path):
+            out.append(_reduce(np.asarray(frame), path, W, H))
+            if len(out) > MAX_VIDEO_FRAMES:
+                raise UserError(f"--data {path}: more than {MAX_VIDEO_FRAMES} frames; cut the video into parts")
+    except UserError:
+        raise
     except Exception as e:  # imageio names the codec or container problem
         raise UserError(f"--data {path}: could not read the video ({type(e).__name__}: {e}); expected an .mp4 "
                         "(H.264) or .gif, e.g. from `worldloom record WORLD --video F`") from None
-    if video.ndim == 3:
-        video = video[None]
-    if video.ndim != 4 or video.shape[-1] not in (3, 4) or len(video) < 4:
-        raise UserError(f"--data {path}: expected at least 4 RGB frames, found an array of shape {list(video.shape)}")
-    video = video[..., :3]
-    h, w = video.shape[1:3]
-    W, H = size
+    if len(out) < 4:
+        raise UserError(f"--data {path}: expected at least 4 frames (t - 1 … t + 2), found {len(out)}")
+    return np.ascontiguousarray(np.stack(out)[:, None])
+
+
+def _reduce(frame: np.ndarray, path, W: int, H: int) -> np.ndarray:
+    """One RGB(A) frame → ``[H, W, 3]`` uint8 by block averaging (UserError when the sizes do not divide)."""
+    if frame.ndim != 3 or frame.shape[-1] not in (3, 4) or frame.dtype != np.uint8:
+        raise UserError(f"--data {path}: expected 8-bit RGB frames, found {frame.dtype} of shape {list(frame.shape)}")
+    h, w = frame.shape[:2]
     if h % H or w % W or h // H != w // W:
         raise UserError(f"--data {path}: the video is {w}x{h}; the model sees {W}x{H} frames: expected a whole "
-                        f"multiple of it ({W * 2}x{H * 2}, {W * 4}x{H * 4}, …); record the video with --size "
-                        f"{W * 4}x{H * 4} or resize it")
+                        f"multiple of it ({W * 2}x{H * 2}, {W * 4}x{H * 4}, …); record the video at a multiple "
+                        "or resize it")
     f = h // H
+    frame = frame[..., :3]
     if f > 1:
-        video = video.reshape(len(video), H, f, W, f, 3).astype(np.float32).mean((2, 4)).round().astype(np.uint8)
-    return np.ascontiguousarray(video[:, None])
+        frame = frame.reshape(H, f, W, f, 3).astype(np.float32).mean((1, 3)).round().astype(np.uint8)
+    return frame
 
 
 def world_entry(world_path: Path) -> dict[str, str]:

@@ -185,3 +185,37 @@ def test_label_refuses_a_small_video_and_an_existing_output(tmp_path, capsys) ->
     assert main(["label", WORLD, "--inverse", str(SHIPPED), "--data", str(small), "--out", str(tmp_path / "o")]) == 2
     assert "already there" in capsys.readouterr().err
     assert (tmp_path / "o" / "manifest.json").read_text() == "{}"
+
+
+def test_out_of_range_recorded_actions_and_broken_contracts_exit_2(tmp_path, capsys) -> None:
+    """A recording whose actions lie outside the world's action space, and model folders whose contracts lie
+    about their frame size: one line each, naming the file or the array, nothing written."""
+    import shutil
+
+    from engine.record.format import write_shard
+
+    rec = record(tmp_path, "rec", 1, 12, 7)
+    shard = sorted(rec.glob("shard-*.npz"))[0]
+    with np.load(shard) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["action.prey"] = np.full_like(arrays["action.prey"], 7)
+    write_shard(shard, arrays)
+    capsys.readouterr()
+    for argv in (["label", WORLD, "--inverse", str(SHIPPED), "--data", str(rec), "--out", str(tmp_path / "o")],
+                 ["distill", WORLD, "--subsystem", "world-model", "--data", str(rec), "--out", str(tmp_path / "wm"),
+                  "--iterations", "5"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "action.prey" in err and "outside 0..4" in err, err
+    assert not (tmp_path / "o" / "manifest.json").exists() and not (tmp_path / "wm" / "encoder.onnx").exists()
+    for src, stem in ((SHIPPED, "inverse"), (ROOT / "plugins" / "tag_world_model", "encoder")):
+        bad = tmp_path / f"bad_{stem}"
+        shutil.copytree(src, bad)
+        c = json.loads((bad / f"{stem}.json").read_text())
+        c["size"] = [64, "64"]
+        (bad / f"{stem}.json").write_text(json.dumps(c))
+        argv = (["label", WORLD, "--inverse", str(bad), "--data", str(rec), "--out", str(tmp_path / "o")]
+                if stem == "inverse" else ["play", WORLD, "--headless", "--max-seconds", "1", "--dream", str(bad)])
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and f"{stem}.json: 'size': expected [width, height]" in err, err
