@@ -44,8 +44,9 @@ class ThreadPolicy:
     """Chooses torch's intra-op threads for a Sim; ``timed(fn)`` runs one tick under the policy."""
 
     def __init__(self, threads: int | str | None, num_worlds: int, n_entities: int, period: float = 2.0,
-                 trial: int = 4, first_check: int = 8) -> None:
+                 trial: int = 4, first_check: int = 8, clock: Callable[[], float] = time.perf_counter) -> None:
         self.requested = threads
+        self.clock = clock  # the tests pass a fake one: the policy's decisions then depend on no wall time
         self.fixed: int | None = None
         self.adaptive = False
         self.period, self.trial = period, trial
@@ -79,9 +80,9 @@ class ThreadPolicy:
         if not self.adaptive:
             return fn()
         if not self.queue:
-            t0 = time.perf_counter()
+            t0 = self.clock()
             out = fn()
-            dt = time.perf_counter() - t0
+            dt = self.clock() - t0
             self.ticks += 1
             self.since += dt
             if dt > 3 * self.times.get(self.current, float("inf")):
@@ -91,9 +92,9 @@ class ThreadPolicy:
             return out
         c = self.queue.pop(0)
         torch.set_num_threads(c)
-        t0 = time.perf_counter()
+        t0 = self.clock()
         out = fn()
-        dt = time.perf_counter() - t0
+        dt = self.clock() - t0
         if c not in self.seen:  # the first tick on a new thread count starts its pool (and may compile)
             self.seen.add(c)
             self.queue.insert(0, c)

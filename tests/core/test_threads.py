@@ -3,8 +3,6 @@ measured on the real ticks — and back to 1 when the machine gets busy."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -38,12 +36,14 @@ def test_a_number_is_used_as_given_and_none_leaves_torch_alone() -> None:
 
 def test_large_batches_follow_the_measured_winner(monkeypatch) -> None:
     monkeypatch.setattr(threads_mod, "cores", lambda: 2)
-    policy = ThreadPolicy("auto", num_worlds=4096, n_entities=6, period=0.012, trial=2, first_check=2)
+    now = [0.0]  # a fake clock: each tick costs exactly what `cost` says, however busy the test machine is
+    policy = ThreadPolicy("auto", num_worlds=4096, n_entities=6, period=0.012, trial=2, first_check=2,
+                          clock=lambda: now[0])
     assert policy.adaptive and torch.get_num_threads() == 1
     cost = {1: 0.004, 2: 0.002}  # an idle machine: 2 threads are faster
 
     def tick():
-        time.sleep(cost[torch.get_num_threads()])
+        now[0] += cost[torch.get_num_threads()]
         return torch.get_num_threads()
 
     ran = [policy.timed(tick) for _ in range(20)]
