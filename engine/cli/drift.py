@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
                         "--data; repeat to compare several on the same frames")
     p.add_argument("--data", action="append", default=None, metavar="DIR",
                    help="--world-model: held-out recordings with frames (worldloom record --frames)")
+    p.add_argument("--physics-reference", action="store_true",
+                   help="--world-model: also score WORLD's own physics stepped from the first model's encoded "
+                        "frames (and drawn by its decoder): what a perfect dynamics model would reach from them")
     p.add_argument("--horizon", type=int, default=25, help="open-loop steps from each start (default 25)")
     p.add_argument("--starts", type=int, default=256, help="starting states (default 256)")
     p.add_argument("--worlds", type=int, default=64, help="worlds simulated together (default 64)")
@@ -47,6 +50,8 @@ def run(args) -> int:
     if (args.plugin is None) == (args.world_model is None):
         raise UserError("expected --plugin NAME (a dynamics plugin of WORLD) or --world-model DIR --data REC "
                         "(a pixel world model), not " + ("both" if args.plugin else "neither"))
+    if args.physics_reference and args.world_model is None:
+        raise UserError("--physics-reference goes with --world-model DIR --data REC (a pixel world model)")
     if args.world_model is not None:
         from engine.cli.pixel_drift import run_pixel_drift
 

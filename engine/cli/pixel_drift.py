@@ -10,6 +10,7 @@ SHOWN = (1, 2, 5, 10, 25, 50, 100)
 
 
 def run_pixel_drift(args) -> int:
+    from engine.cli.common import parse_overrides
     from engine.distill.pixel_metrics import agent_colors, open_loop_curves, plot_lines
     from engine.distill.world_model import load_pixel_data
     from engine.errors import UserError
@@ -29,6 +30,10 @@ def run_pixel_drift(args) -> int:
                             f"holds {pix.size[0]}×{pix.size[1]} frames of {pix.groups}; measure it on recordings of "
                             "its world")
     targets = agent_colors(args.data[0])
+    if args.physics_reference:
+        from engine.distill.physics_reference import PhysicsReferenceModel
+
+        models.append(PhysicsReferenceModel(m0, args.world, parse_overrides(args.overrides)))
     results = {}
     for m in models:
         c = open_loop_curves(m, pix.frames, pix.actions, pix.done, args.horizon, m.background, targets=targets,
@@ -39,7 +44,7 @@ def run_pixel_drift(args) -> int:
     summary = {"data": [str(d) for d in args.data], "horizon": args.horizon,
                "windows": next(iter(results.values())).windows,
                "models": {k: {n: v.tolist() for n, v in c.metrics.items()} for k, c in results.items()},
-               "providers": {str(m.folder): m.providers for m in models}}
+               "providers": {str(m.folder): m.providers for m in models if hasattr(m, "providers")}}
     atomic_write_text(out / "pixel_drift.json", json.dumps(summary, indent=1) + "\n")
     first = next(iter(results.values())).metrics
     lines = {Path(k).name: c.metrics["psnr"] for k, c in results.items()}

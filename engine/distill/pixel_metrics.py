@@ -130,7 +130,9 @@ def open_loop_curves(model: WorldModel, frames: torch.Tensor, actions: torch.Ten
     For each window ``t − 1 … t + horizon``: the latent of frames (t − 1, t), stepped by the recorded
     actions ``t − 1 …``, decoded at ``t + k`` for ``k = 1 … horizon``. ``frames [S, B, H, W, 3]`` uint8,
     ``actions [S, B, A, n]``, ``done [S, B]``; ``background [3]`` the empty arena's colour; ``targets
-    [M, 3]`` colours whose disk centroids are compared (pixels; NaN-free windows only)."""
+    [M, 3]`` colours whose disk centroids are compared (pixels): ``centroid_px_median`` over every agent the
+    real frame shows, ``centroid_px_start_seen_median`` over those also shown in both frames the rollout
+    starts from (an agent off screen or hidden there cannot be placed by any model)."""
     win = eval_windows(done, horizon, stride)[:max_windows]
     if len(win) == 0:
         raise ValueError(f"no episode holds {horizon + 2} frames to score a {horizon}-step rollout")
@@ -141,7 +143,9 @@ def open_loop_curves(model: WorldModel, frames: torch.Tensor, actions: torch.Ten
     empty = background.float().view(1, 1, 1, 3).expand_as(real[:, 0])
     names = ["psnr", "psnr_copy_last", "psnr_empty", "ssim", "ssim_copy_last", "ssim_empty"]
     if targets is not None:
-        names += ["centroid_px_median", "centroid_px_copy_last_median"]
+        names += ["centroid_px_median", "centroid_px_copy_last_median", "centroid_px_start_seen_median"]
+        # agents in both frames a rollout starts from: the ones a model can place at all
+        start_seen = ~(centroids(real[:, 0], targets).isnan().any(-1) | centroids(real[:, 1], targets).isnan().any(-1))
     out: dict[str, list[float]] = {n: [] for n in names}
     latent = model.step(latent, actions[t[:, 0], b[:, 0]])  # now at frame t
     for k in range(1, horizon + 1):
@@ -156,6 +160,10 @@ def open_loop_curves(model: WorldModel, frames: torch.Tensor, actions: torch.Ten
                 err = (centroids(img, targets) - c_real).norm(dim=-1)  # NaN where missing in the real frame
                 err = torch.where(c_real[..., 0].isnan(), torch.nan, torch.nan_to_num(err, nan=float("inf")))
                 out[f"centroid_px{name}_median"].append(float(err[~err.isnan()].median()))
+                if not name:
+                    seen = ~err.isnan() & start_seen
+                    out["centroid_px_start_seen_median"].append(float(err[seen].median()) if seen.any() else
+                                                                float("nan"))
     return Curves(horizon, len(win), {n: np.asarray(v) for n, v in out.items()})
 
 
