@@ -44,6 +44,9 @@ def add_parser(sub) -> None:
     p.add_argument("--noise", type=float, default=0.0,
                    help="world-model: std of the Gaussian noise added to the latents rollouts start from, in image "
                         "units (the image spans 2; default 0)")
+    p.add_argument("--trim", type=float, default=None,
+                   help="world-model: fraction of each batch's worst (window, slot) rollout losses left out — "
+                        "robust to wrong action labels (default 0.1; 0 keeps all)")
     p.add_argument("--iterations", type=int, default=None,
                    help="world-model: dynamics iterations (default 3000; the decoder takes 900); "
                         "inverse: training iterations (default 6000)")
@@ -101,6 +104,9 @@ def run(args) -> int:
     try:
         if args.horizon is not None and args.horizon < 1:
             raise UserError(f"--horizon: expected an integer >= 1, got {args.horizon}")
+        only_wm = [f for f, v in (("--noise", args.noise), ("--trim", args.trim)) if v not in (None, 0.0)]
+        if only_wm and args.subsystem != "world-model":
+            raise UserError(f"{', '.join(only_wm)}: only --subsystem world-model uses it")
         if args.subsystem == "dynamics":
             from engine.distill.dynamics import distill_dynamics
 
@@ -154,7 +160,7 @@ def _inverse(args, world, loaded, out, opts, report) -> dict:
     """``--subsystem inverse``: frames t − 1 … t + 2 → every agent's action at t."""
     from engine.distill.inverse import InverseOptions, distill_inverse
 
-    _refuse_unused(args, "inverse", "--iterations, --minutes and --seed", also=("horizon", "noise"))
+    _refuse_unused(args, "inverse", "--iterations, --minutes and --seed", also=("horizon", "noise", "trim"))
     io = InverseOptions()
     if args.iterations:
         io.iterations = args.iterations
@@ -171,9 +177,12 @@ def _world_model(args, world, out, opts, report) -> dict:
 
     if not (math.isfinite(args.noise) and args.noise >= 0):
         raise UserError(f"--noise: expected a number >= 0 (image units), got {args.noise}")
-    _refuse_unused(args, "world-model", "--iterations, --horizon, --noise, --minutes and --seed")
+    trim = 0.1 if args.trim is None else args.trim
+    if not (math.isfinite(trim) and 0 <= trim < 1):
+        raise UserError(f"--trim: expected a fraction in [0, 1), got {args.trim}")
+    _refuse_unused(args, "world-model", "--iterations, --horizon, --noise, --trim, --minutes and --seed")
     sizes = _action_sizes(world)
-    wm = WorldModelOptions(horizon=args.horizon or 10, noise=args.noise)
+    wm = WorldModelOptions(horizon=args.horizon or 10, noise=args.noise, trim=trim)
     if args.iterations:
         wm.dynamics_iters = args.iterations
     return distill_world_model(args.data, out, opts, wm, sizes, world_dir=world.parent, progress=report)

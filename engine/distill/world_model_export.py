@@ -64,7 +64,9 @@ def export_world_model(model, out: str | os.PathLike, pix, metrics: dict[str, fl
                         "meaning": f"every agent's action ({agents}, in that order): discrete ones one-hot"}],
             "outputs": [{"name": "next_latent", "shape": f"[batch, {D}]", "dtype": "float32",
                          "meaning": "the latent one step later"}],
-        }, {"num_slots": k, "num_agents": A, "num_actions": n, "agent_slots": list(dyn.agent_slots)}),
+        }, {"num_slots": k, "num_agents": A, "num_actions": n, "agent_slots": list(dyn.agent_slots),
+            **({"speed_limit": dyn.log_speed_limit.exp().tolist()} if dyn.log_speed_limit is not None else {}),
+            "per_slot_linear": dyn.per_slot_linear}),
         ("decoder", dec, {"latent": ex_latent}, ["frame"], {
             "summary": "Pixel world model, decoder: a latent → the frame, each slot a disk over the background.",
             "inputs": [{"name": "latent", "shape": f"[batch, {D}]", "dtype": "float32", "meaning": latent_meaning}],

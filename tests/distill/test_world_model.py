@@ -90,6 +90,51 @@ def test_untrained_dynamics_keeps_every_slot_moving() -> None:
                                                                               0.0, -0.05]]))
 
 
+def test_slot_dynamics_clips_each_slot_to_its_speed_limit_after_the_forces() -> None:
+    from engine.distill.modules import SlotDynamics
+
+    dyn = SlotDynamics(num_slots=2, num_agents=1, num_actions=5, agent_slots=[0], speed_limit=[0.1, 0.02],
+                       per_slot_linear=True)
+    with torch.no_grad():
+        dyn.self_lin.bias.fill_(1.0)  # a push of motion_scale (0.05) per step on both slots and axes
+    z = torch.tensor([[0.0, 0.0, 0.5, 0.5, 0.06, 0.0, 0.0, 0.0]])
+    out = dyn(z, torch.zeros(1, 1, 5))
+    torch.testing.assert_close(out[0, :4], torch.tensor([0.06, 0.0, 0.5, 0.5]))  # x' = x + dx
+    speed = out[0, 4:].view(2, 2).norm(dim=-1)
+    torch.testing.assert_close(speed, torch.tensor([0.1, 0.02]))  # both pushed past their limits
+    slow = dyn(torch.zeros(1, 8), torch.zeros(1, 1, 5))[0, 4:].view(2, 2).norm(dim=-1)
+    assert slow[0] < 0.1  # under the limit: untouched (0.05·√2 ≈ 0.071)
+
+
+def test_linear_motion_fit_recovers_per_slot_damping_and_push_despite_outliers() -> None:
+    """Tracks of two slots made by a known law (damping, a different push per slot and action), 10 % of
+    steps kicked at random (contacts the linear path must not absorb): the fit finds the law to 1e-3."""
+    from engine.distill.modules import SlotDynamics
+    from engine.distill.world_model import fit_linear_motion, speed_limits
+
+    g = torch.Generator().manual_seed(0)
+    S, B, s = 120, 32, 0.05
+    table = torch.tensor([[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]], dtype=torch.float32)
+    push = torch.tensor([0.6, 0.8])  # per slot, in motion_scale units
+    act = torch.randint(0, 5, (S, B, 2), generator=g)
+    xy, dx = torch.zeros(S, B, 2, 2), torch.zeros(B, 2, 2)
+    for t in range(1, S):
+        xy[t] = xy[t - 1] + dx
+        kick = (torch.rand(B, 2, 1, generator=g) < 0.1) * torch.randn(B, 2, 2, generator=g) * 0.05
+        dx = 0.75 * dx + s * push.view(1, 2, 1) * table[act[t - 1]] + kick
+    actions = torch.nn.functional.one_hot(act, 5).float()
+    seen, done = torch.ones(S, B, 2), torch.zeros(S, B, dtype=torch.bool)
+    dyn = SlotDynamics(num_slots=2, num_agents=2, num_actions=5, agent_slots=[0, 1], per_slot_linear=True)
+    kept = fit_linear_motion(dyn, xy, seen, actions, done)  # action t − 1 changes the motion t − 1 → t
+    assert 0.6 < kept < 0.95
+    w = dyn.self_lin.weight.detach()  # [2, K·(2 + n) + K]: slot k's block is columns k·7 … k·7 + 6
+    for k in range(2):
+        block = w[:, 7 * k:7 * k + 7]
+        torch.testing.assert_close(block[:, :2], -0.25 * torch.eye(2), atol=1e-3, rtol=0)  # damping
+        torch.testing.assert_close(block[:, 2:], push[k] * table.T, atol=1e-3, rtol=0)  # push per action
+    assert len(speed_limits(xy, seen, done)) == 2
+
+
 @pytest.fixture(scope="module")
 def pixel_recording(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("px") / "rec"
@@ -158,6 +203,8 @@ def test_bad_world_model_inputs_exit_2_with_one_message(small_model, pixel_recor
         ["drift", "tag", "--world-model", str(small_model)],  # no --data
         ["distill", "tag", "--subsystem", "world-model", "--data", str(pixel_recording), "--noise", "-1"],
         ["distill", "tag", "--subsystem", "world-model", "--data", str(pixel_recording), "--lr", "0.1"],  # unused
+        ["distill", "tag", "--subsystem", "world-model", "--data", str(pixel_recording), "--trim", "1"],
+        ["distill", "tag", "--subsystem", "dynamics", "--data", str(pixel_recording), "--trim", "0.2"],  # unused
     ]
     for argv in cases:
         assert main(argv) == 2, argv
