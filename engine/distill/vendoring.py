@@ -99,7 +99,7 @@ def vendored_module_source(classes: Iterable[str | type]) -> str:
             lines.append(ast.unparse(imp))
     text = inspect.getsource(modules)
     names = ", ".join(f"``{n}``" for n in defs if n in wanted)
-    doc = (f'"""The PyTorch source of {names}, for the weights in this folder\'s ``.pt`` files.\n\n'
+    doc = (f'"""The PyTorch source of {names},\nfor the weights in this folder\'s ``.pt`` files.\n\n'
            "Each ``<stem>.pt`` holds ``{\"class\", \"init\", \"state_dict\"}``: build ``class(**init)`` (list "
            "arguments that\nare tensors become ``torch.tensor``), then ``load_state_dict``; "
            "``engine.distill.vendoring.load_vendored``\ndoes both.\n\"\"\"\n")

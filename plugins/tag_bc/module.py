@@ -1,6 +1,7 @@
 # Generated from engine/distill/modules.py by engine/distill/vendoring.py (`worldloom distill`, or
 # `python -m engine.distill.vendoring PLUGIN_DIR`). Do not edit by hand: regenerate it.
-"""The PyTorch source of ``PolicyMLP``, for the weights in this folder's ``.pt`` files.
+"""The PyTorch source of ``PolicyMLP``,
+for the weights in this folder's ``.pt`` files.
 
 Each ``<stem>.pt`` holds ``{"class", "init", "state_dict"}``: build ``class(**init)`` (list arguments that
 are tensors become ``torch.tensor``), then ``load_state_dict``; ``engine.distill.vendoring.load_vendored``

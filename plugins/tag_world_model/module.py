@@ -1,6 +1,7 @@
 # Generated from engine/distill/modules.py by engine/distill/vendoring.py (`worldloom distill`, or
 # `python -m engine.distill.vendoring PLUGIN_DIR`). Do not edit by hand: regenerate it.
-"""The PyTorch source of ``KeypointDecoder``, ``CoverageEncoder``, ``SlotDynamics``, for the weights in this folder's ``.pt`` files.
+"""The PyTorch source of ``KeypointDecoder``, ``CoverageEncoder``, ``SlotDynamics``,
+for the weights in this folder's ``.pt`` files.
 
 Each ``<stem>.pt`` holds ``{"class", "init", "state_dict"}``: build ``class(**init)`` (list arguments that
 are tensors become ``torch.tensor``), then ``load_state_dict``; ``engine.distill.vendoring.load_vendored``
@@ -154,7 +155,11 @@ class SlotDynamics(nn.Module):
     slots: a pair MLP of the distance and the two slots' identities, for pairs within ``cutoff`` that are
     both on the image (an absent slot sits at ``ABSENT``). Per-slot and pairwise like the physics it
     imitates, so the action of one agent cannot leak into another's motion, and contacts are learned once
-    per kind of pair instead of for every place in the arena.
+    per kind of pair instead of for every place in the arena. With ``speed_limit`` (one per slot, image
+    units per step, learned from there) the new motion is then clipped to each slot's limit, as games clip
+    speeds *after* the forces: a sum of per-slot and pairwise terms cannot express that, and without it an
+    adversary pressing into the prey at full speed drifted 6 px in 25 steps instead of 3.
+    ``per_slot_linear`` gives each slot its own linear path (damping, push per action).
 
     Example:
         >>> d = SlotDynamics(num_slots=3, num_agents=2, num_actions=5, agent_slots=[2, 0])
@@ -163,7 +168,8 @@ class SlotDynamics(nn.Module):
     """
 
     def __init__(self, num_slots: int, num_agents: int, num_actions: int, agent_slots: list[int], hidden: int = 64,
-                 pair_hidden: int = 32, motion_scale: float = 0.05, cutoff: float = 0.4) -> None:
+                 pair_hidden: int = 32, motion_scale: float = 0.05, cutoff: float = 0.4,
+                 speed_limit: list[float] | None = None, per_slot_linear: bool = False) -> None:
         super().__init__()
         k, a, n = int(num_slots), int(num_agents), int(num_actions)
         self.k, self.a, self.n, self.motion_scale = k, a, n, float(motion_scale)
@@ -177,19 +183,37 @@ class SlotDynamics(nn.Module):
                                                    -1))
         self.register_buffer("not_self", 1.0 - eye)
         self.register_buffer("cutoff", torch.tensor(float(cutoff)))
-        self.self_lin = nn.Linear(2 + n + k, 2)
+        self.per_slot_linear = bool(per_slot_linear)
+        self.self_lin = nn.Linear(k * (2 + n) + k if self.per_slot_linear else 2 + n + k, 2)
         self.self_net = mlp([2 + n + k, hidden, hidden, 2])
         self.pair_net = mlp([1 + 2 * k, pair_hidden, pair_hidden, 1], act=nn.ReLU)
         for layer in (self.self_lin, self.self_net[-1], self.pair_net[-1]):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        self.log_speed_limit = None
+        if speed_limit is not None:
+            limit = torch.as_tensor(speed_limit, dtype=torch.float32).clamp_min(1e-4)
+            if limit.shape != (k,):
+                raise ValueError(f"speed_limit: expected {k} values (one per slot), got {tuple(limit.shape)}")
+            self.log_speed_limit = nn.Parameter(limit.log())
+
+    def linear_features(self, inp: torch.Tensor) -> torch.Tensor:
+        """``[..., K, 2 + n + K]`` (motion / scale, own action, slot one-hot) → the linear path's input: with
+        ``per_slot_linear`` the motion and action placed in the slot's own block, so each slot has its own
+        damping and push per action (tag's prey accelerates 4/3 as fast as its adversaries)."""
+        if not self.per_slot_linear:
+            return inp
+        k = self.k
+        motion_action, onehot = inp[..., :-k], inp[..., -k:]
+        blocks = (onehot.unsqueeze(-1) * motion_action.unsqueeze(-2)).flatten(-2)  # [..., K, K * (2 + n)]
+        return torch.cat([blocks, onehot], -1)
 
     def forward(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         b, k, s = latent.shape[0], self.k, self.motion_scale
         x, dx = latent[:, :2 * k].reshape(b, k, 2), latent[:, 2 * k:].reshape(b, k, 2)
         own_action = torch.matmul(self.slot_of, action.float())  # [B, K, n]
         inp = torch.cat([dx / s, own_action, self.onehot.expand(b, -1, -1)], -1)
-        own = self.self_net(inp) + self.self_lin(inp)
+        own = self.self_net(inp) + self.self_lin(self.linear_features(inp))
         delta = x.unsqueeze(2) - x.unsqueeze(1)  # [B, K, K, 2]: i - j
         dist = delta.square().sum(-1).clamp_min(1e-12).sqrt()
         present = (x.abs() < 1.5).all(-1).float()  # [B, K]: absent slots sit at ABSENT, off the image
@@ -197,4 +221,7 @@ class SlotDynamics(nn.Module):
         feats = torch.cat([(dist / self.cutoff).unsqueeze(-1), self.pair_ids.expand(b, -1, -1, -1)], -1)
         push = (delta / dist.unsqueeze(-1) * (self.pair_net(feats).squeeze(-1) * near).unsqueeze(-1)).sum(2)
         new_dx = dx + s * (own + push)
+        if self.log_speed_limit is not None:
+            speed = new_dx.square().sum(-1, keepdim=True).clamp_min(1e-12).sqrt()
+            new_dx = new_dx * torch.clamp(self.log_speed_limit.exp().view(1, k, 1) / speed, max=1.0)
         return torch.cat([(x + dx).reshape(b, 2 * k), new_dx.reshape(b, 2 * k)], -1)
