@@ -43,9 +43,10 @@ def _slot_of_entities(colors: torch.Tensor, slot_colors: torch.Tensor, world: st
     diff = (colors.unsqueeze(1) - slot_colors.unsqueeze(0)).abs().amax(-1)  # [N, K]
     best, slot = diff.min(1)
     if best.max() > COLOR_MATCH or len(set(slot.tolist())) != slot_colors.shape[0] or len(slot) != len(slot_colors):
-        raise UserError(f"{world}: its {len(colors)} entities' colours {colors.tolist()} do not match the world "
-                        f"model's {len(slot_colors)} slot colours one to one; measure the model on the world it was "
-                        "distilled from")
+        shown = [[round(v, 2) for v in c] for c in colors.tolist()]
+        raise UserError(f"{world}: its {len(colors)} entities' colours {shown} do not match the world model's "
+                        f"{len(slot_colors)} slot colours one to one (each entity needs its own colour, within "
+                        f"{COLOR_MATCH} of a slot's); measure the model on the world it was distilled from")
     return slot.tolist()
 
 
