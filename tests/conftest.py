@@ -27,7 +27,9 @@ def xvfb_display() -> Iterator[str]:
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb not installed (Debian: apt-get install xvfb)")
     tmp = Path(tempfile.gettempdir())
-    number = next(n for n in range(93, 400)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # pytest -n: each worker looks in its own range
+    first = 93 + 40 * int(worker[2:] or 0)
+    number = next(n for n in range(first, first + 300)
                   if not (tmp / f".X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists())
     lock = tmp / f".X{number}-lock"
     proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],

@@ -141,8 +141,8 @@ def test_scripted_controllers_take_over_their_group():
 
 @pytest.mark.slow_compile
 def test_compiled_tick_matches_eager():
-    eager = engine.make("tag", num_worlds=8, seed=4)
-    comp = engine.make("tag", num_worlds=8, seed=4, compile=True)
+    eager = engine.make("tag", num_worlds=2, seed=4)  # 2 worlds: tests/core/test_action_check.py compiled the same
+    comp = engine.make("tag", num_worlds=2, seed=4, compile=True)
     eager.reset()
     comp.reset()
     for (pa, oa, ra), (pb, ob, rb) in zip(rollout(eager, 30), rollout(comp, 30)):

@@ -38,10 +38,15 @@ def test_a_trained_red_team_wins_capture_the_flag_against_a_random_team_in_80_pe
     assert random.get("wins/red", 0.0) < 0.1, random
 
 
+@pytest.fixture(scope="module")
+def random_commons() -> dict:
+    return evaluate("commons", {}, **EPISODES).summary()
+
+
 @pytest.mark.parametrize("sampled", [False, True], ids=["argmax", "sampled"])
-def test_trained_harvesters_collect_twice_the_apples_of_random_ones(sampled: bool) -> None:
+def test_trained_harvesters_collect_twice_the_apples_of_random_ones(sampled: bool, random_commons: dict) -> None:
     """docs/training.md: about 3.5× random, argmax or sampled actions."""
     trained = evaluate("commons", {"harvester": _policy("commons", "harvester")}, deterministic=not sampled,
                        **EPISODES).summary()
-    random = evaluate("commons", {}, **EPISODES).summary()
+    random = random_commons
     assert trained["events/eat"][0] >= 2.0 * random["events/eat"][0], (trained, random)
