@@ -35,7 +35,7 @@ def export_world_model(model, out: str | os.PathLike, pix, metrics: dict[str, fl
     D = 4 * k
     shared = {
         "slots": k, "size": [w, h], "agents": dict(pix.groups), "num_actions": n, "latent": D,
-        "training": {"horizon": wm.horizon, "noise": wm.noise,
+        "training": {"horizon": wm.horizon, "noise": wm.noise, "trim": wm.trim,
                      "decoder_iters": wm.decoder_iters, "dynamics_iters": wm.dynamics_iters},
         "background": dec.colors()[k].tolist(), "slot_colors": dec.colors()[:k].tolist(),
         "metrics": metrics, "data": [str(d) for d in data], "command": opts.extra.get("command", ""),

@@ -173,6 +173,8 @@ def test_a_short_distill_writes_three_contract_checked_onnx_models_equal_to_torc
         torch.testing.assert_close(frame, dec(dyn(latent, action)), atol=1e-4, rtol=0)
     readme = (small_model / "README.md").read_text()
     assert "latent_dynamics" in readme and "worldloom drift" in readme
+    contract = json.loads((small_model / "latent_dynamics.json").read_text())
+    assert contract["training"] == {"horizon": 3, "noise": 0.0, "trim": 0.1, "decoder_iters": 60, "dynamics_iters": 60}
 
 
 def test_drift_scores_a_world_model_against_both_baselines(small_model, pixel_recording, tmp_path, capsys):
