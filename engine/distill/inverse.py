@@ -23,12 +23,13 @@ import torch.nn.functional as F
 
 from engine.distill.common import Logger, TrainOptions, seed_everything, split_worlds
 from engine.distill.modules import InverseDynamics
-from engine.distill.world_model import PixelData, agent_slots, labelable, load_pixel_data, palette
+from engine.distill.world_model import PixelData, agent_slots, disk_radii, labelable, load_pixel_data, palette
 
 #: frames around the labelled step t: t − 1 … t + 2
 WINDOW = (-1, 2)
-#: windows per model call when tracking or labelling (4 × 64 × 64 × 3 bytes each)
-CHUNK = 1024
+#: frames (tracking) or windows (labelling) per model call: the tracker's per-pixel, per-slot tensors of a
+#: larger call outgrow the caches (1,024 took twice as long per frame)
+CHUNK = 64
 
 
 @dataclass
@@ -177,11 +178,14 @@ def distill_inverse(data: list[str | os.PathLike], out: str | os.PathLike, opts:
     pal = palette(pix.frames[::max(1, S // 64), train_w[:16]].numpy(), k)
     colors = np.concatenate([pal[1:], pal[:1]]).tolist()  # slots, then the background
     probe = InverseDynamics(colors, list(range(min(k, pix.actions.shape[2]))), n, pix.size)
+    radius = disk_radii(probe.slot_colors, probe.background, pix.frames[::max(1, S // 64), train_w[:16]],
+                        probe.tolerance, probe.min_pixels)
+    probe = InverseDynamics(colors, list(range(min(k, pix.actions.shape[2]))), n, pix.size, radius=radius)
     xy, seen = track_all(probe, pix.frames)
     if progress is not None:
         progress(0, io.iterations, "frames tracked")
     slots = agent_slots(xy[:, train_w], seen[:, train_w], pix.actions[:, train_w], pix.done[:, train_w])
-    model = InverseDynamics(colors, slots, n, pix.size)
+    model = InverseDynamics(colors, slots, n, pix.size, radius=radius)
     logger = Logger(opts.logdir, opts.run_name)
     deadline = t0 + opts.minutes * 60 if opts.minutes else None
     try:

@@ -37,10 +37,12 @@ def export_inverse(model, out: str | os.PathLike, pix, metrics: dict[str, float]
                     {"name": "cut", "shape": "[batch]", "dtype": "float32",
                      "meaning": "logit that frame t + 1 starts a new episode (> 0: it does)"}],
         "size": [w, h], "agents": dict(pix.groups), "num_actions": n, "window": [-1, 2],
-        "agent_slots": model.agent_slots.tolist(), "colors": colors,
+        "agent_slots": model.agent_slots.tolist(), "colors": colors, "radius": model.radius.tolist(),
         "metrics": metrics, "data": [str(d) for d in data], "command": opts.extra.get("command", ""),
         "usage": f"worldloom label WORLD --inverse {out} --data FRAMES_RECORDING_OR_VIDEO --out LABELLED_RECORDING",
     }
     init = {"colors": colors, "agent_slots": model.agent_slots.tolist(), "num_actions": n, "size": [w, h]}
+    if model.refine > 0:
+        init.update(radius=model.radius.tolist(), refine=model.refine)
     example = {"frames": torch.zeros(2, 4, h, w, 3, dtype=torch.uint8)}
     return write_plugin(out, STEM, model, example, ["logits", "cut"], contract, init)

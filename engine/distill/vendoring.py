@@ -106,7 +106,9 @@ def vendored_module_source(classes: Iterable[str | type]) -> str:
     future = [ln for ln in lines if ln.startswith("from __future__")]
     rest = [ln for ln in lines if not ln.startswith("from __future__")]
     head = HEADER + doc + "\n" + "".join(ln + "\n" for ln in future) + ("\n" if future else "")
-    head += "".join(ln + "\n" for ln in rest)
+    stdlib = [ln for ln in rest if ln.split()[1].split(".")[0] in sys.stdlib_module_names]
+    third = [ln for ln in rest if ln not in stdlib]
+    head += "\n".join("".join(ln + "\n" for ln in group) for group in (stdlib, third) if group)  # isort's groups
     body = "\n\n".join(_source(n, d, text) for n, d in defs.items() if n in keep)
     return head + "\n\n" + body
 

@@ -26,6 +26,7 @@ trivial baselines; see docs/world-models.md.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ import torch
 from torch import nn
 
 from engine.distill.common import Budget, Logger, TrainOptions, cosine_schedule, seed_everything, split_worlds
-from engine.distill.modules import CoverageEncoder, KeypointDecoder, SlotDynamics
+from engine.distill.modules import CoverageEncoder, KeypointDecoder, SlotDynamics, color_coverage
 from engine.distill.pixel_metrics import agent_colors, open_loop_curves, window_starts
 from engine.errors import UserError
 from engine.record.format import Recording
@@ -156,6 +157,31 @@ def pseudo_labels(img: torch.Tensor, colors: torch.Tensor) -> torch.Tensor:
     return target * (best <= LABEL_TOLERANCE).unsqueeze(1)
 
 
+#: a slot's disk radius is read from this quantile of its coverage (in pixels) over the frames it is seen in:
+#: most of the time a disk shows whole, and its coverage is then its area
+RADIUS_QUANTILE = 0.9
+#: frames per call when reading coverage
+_CHUNK = 1024
+
+
+@torch.no_grad()
+def disk_radii(slot_colors: torch.Tensor, background: torch.Tensor, frames: torch.Tensor,
+               tolerance: float = LABEL_TOLERANCE, min_pixels: float = 2.0) -> list[float]:
+    """Each slot's disk radius in pixels, from the coverage it shows in ``frames [..., H, W, 3]`` uint8 (0 for
+    a slot never seen): what the trackers need to place a disk that another one, or the border, partly hides."""
+    flat = frames.reshape(-1, *frames.shape[-3:])
+    mass = []
+    for i in range(0, len(flat), _CHUNK):
+        x = flat[i:i + _CHUNK].float() / 255.0
+        mass.append(color_coverage(x, slot_colors, background, tolerance).sum((1, 2)))
+    m = torch.cat(mass)
+    out = []
+    for k in range(m.shape[1]):
+        shown = m[:, k][m[:, k] >= min_pixels]
+        out.append(math.sqrt(_quantile(shown, RADIUS_QUANTILE) / math.pi) if len(shown) else 0.0)
+    return out
+
+
 def labelable(done: torch.Tensor) -> torch.Tensor:
     """``[S, B]``: steps whose action shows in the frames: frames t, t + 1, t + 2 exist and are of one episode."""
     S = done.shape[0]
@@ -255,7 +281,7 @@ def train_decoder(enc: CoverageEncoder, dec: KeypointDecoder, data: PixelData, w
     for i in range(iters):
         img = _images(data.frames, rng.integers(0, S, bs), worlds[rng.integers(0, len(worlds), bs)])
         with torch.no_grad():
-            kp = enc.keypoints(enc.masks(img)).reshape(bs, 2 * k)
+            kp = enc.locate(img)[0].reshape(bs, 2 * k)
         out = dec(torch.cat([kp, torch.zeros_like(kp)], -1)).permute(0, 3, 1, 2)
         loss = (out - img).square().mean()
         optim.zero_grad()
@@ -277,7 +303,7 @@ def draw_order(enc: CoverageEncoder, dec: KeypointDecoder, data: PixelData, worl
     drawn in order of how many others they cover (fewest first)."""
     img = _images(data.frames, rng.integers(0, data.frames.shape[0], n), worlds[rng.integers(0, len(worlds), n)])
     k = enc.k
-    kp = enc.keypoints(enc.masks(img))  # [n, K, 2]
+    kp = enc.locate(img)[0]  # [n, K, 2]
     dist = ((dec.grid_x - kp[..., 0, None, None]).square() + (dec.grid_y - kp[..., 1, None, None]).square()).sqrt()
     inside = dist < (dec.radius0 * dec.log_radius.exp()).view(1, k, 1, 1) - dec.pixel  # [n, K, H, W]
     shows = pseudo_labels(img, torch.cat([colors[1:], colors[:1]]))[:, :k] > 0.9
@@ -294,14 +320,14 @@ MIN_SLOT_PIXELS = 2.0
 
 
 @torch.no_grad()
-def keypoint_tracks(enc: CoverageEncoder, frames: torch.Tensor, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def keypoint_tracks(enc: CoverageEncoder, frames: torch.Tensor, chunk: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     """``[S, B, 2K]`` the encoder's keypoints of every frame, and ``[S, B, K]`` whether each slot is seen."""
     S, B = frames.shape[:2]
     flat = frames.reshape(S * B, *frames.shape[2:])
     kps, seen = [], []
     for i in range(0, S * B, chunk):
-        m = enc.masks(flat[i:i + chunk].permute(0, 3, 1, 2).float() / 255.0)
-        kps.append(enc.keypoints(m).flatten(1))
+        kp, m = enc.locate(flat[i:i + chunk].permute(0, 3, 1, 2).float() / 255.0)
+        kps.append(kp.flatten(1))
         seen.append((m[:, :enc.k] - enc.floor).clamp_min(0).sum((2, 3)) > MIN_SLOT_PIXELS)
     return torch.cat(kps).reshape(S, B, -1), torch.cat(seen).reshape(S, B, -1)
 
@@ -392,7 +418,9 @@ def distill_world_model(data: list[str | os.PathLike], out: str | os.PathLike, o
     k, A, n = pix.num_entities, pix.actions.shape[2], pix.actions.shape[3]
     train_w, val_w = split_worlds(B, opts.val_fraction, opts.seed)
     pal = torch.from_numpy(palette(pix.frames[::max(1, S // 64), train_w[:16]].numpy(), k))
-    enc, dec = CoverageEncoder(torch.cat([pal[1:], pal[:1]]).tolist(), pix.size), KeypointDecoder(k, pix.size)
+    colors = torch.cat([pal[1:], pal[:1]])
+    radius = disk_radii(colors[:-1], colors[-1], pix.frames[::max(1, S // 64), train_w[:16]])
+    enc, dec = CoverageEncoder(colors.tolist(), pix.size, radius=radius), KeypointDecoder(k, pix.size)
     dec.background.data[:] = pal[0]
     dec.color.data[:] = pal[1:]
     logger = Logger(opts.logdir, opts.run_name)

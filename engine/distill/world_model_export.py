@@ -50,12 +50,15 @@ def export_world_model(model, out: str | os.PathLike, pix, metrics: dict[str, fl
     specs = [
         ("encoder", enc, {"frames": ex_frames}, ["latent"], {
             "summary": "Pixel world model, encoder: two consecutive frames → the latent of the first (its "
-                       "slots' keypoints — centroids of each palette colour's coverage — and their motion to the "
-                       "second). The palette is learned from the frames.",
+                       "slots' keypoints — the centres of each palette colour's disk, found from its coverage "
+                       "and its radius where another disk or the border hides part of it — and their motion to "
+                       "the second). The palette and the radii are learned from the frames.",
             "inputs": [{"name": "frames", "shape": f"[batch, 2, {h}, {w}, 3]", "dtype": "uint8",
                         "meaning": "frames t − 1 and t, RGB, rows top-first (the GL frame)"}],
             "outputs": [{"name": "latent", "shape": f"[batch, {D}]", "dtype": "float32", "meaning": latent_meaning}],
-        }, {"colors": torch.cat([enc.slot_colors, enc.background.view(1, 3)]).tolist(), "size": [w, h]}),
+            "radius": enc.radius.tolist(),
+        }, {"colors": torch.cat([enc.slot_colors, enc.background.view(1, 3)]).tolist(), "size": [w, h],
+            **({"radius": enc.radius.tolist(), "refine": enc.refine} if enc.refine > 0 else {})}),
         ("latent_dynamics", dyn, {"latent": ex_latent, "action": ex_action}, ["next_latent"], {
             "summary": f"Pixel world model, latent dynamics: a latent and the joint action of every agent "
                        f"({agents}) → the next latent.",

@@ -83,6 +83,31 @@ def test_keypoints_and_centroids_find_a_disk_to_a_fraction_of_a_pixel() -> None:
     assert float(enc.keypoints(torch.cat([alpha * 0, 1 + alpha * 0], 1))[0, 0, 0]) == pytest.approx(3.0)  # absent
 
 
+def test_coverage_encoder_places_disks_hidden_by_another_or_the_border_and_radii_come_from_the_frames() -> None:
+    """A red disk under a blue one, and one half off the image: with the radii that ``disk_radii`` reads from
+    frames, the encoder's keypoints are the disks' centres (a twentieth of a pixel); without, the centroid of
+    what shows is half a pixel off."""
+    from test_inverse import disk, over
+
+    from engine.distill.modules import CoverageEncoder
+    from engine.distill.world_model import disk_radii
+
+    red, blue = (0.85, 0.25, 0.25), (0.25, 0.25, 0.85)
+    colors = [list(red), list(blue), [1.0, 1.0, 1.0]]
+    cases = [((12.0, 16.0), (15.2, 16.5)), ((1.2, 20.0), (25.0, 25.0))]
+    frames = torch.from_numpy(np.stack([over(disk(32, *r, 2.4, red), disk(32, *b, 2.4, blue), blue)
+                                        for r, b in cases]))
+    alone = torch.from_numpy(np.stack([over(disk(32, 8.0, 8.0, 2.4, red), disk(32, 22.3, 20.1, 2.4, blue), blue)]))
+    radius = disk_radii(torch.tensor(colors[:2]), torch.tensor(colors[2]), torch.cat([alone, frames]).unsqueeze(0))
+    np.testing.assert_allclose(radius, [2.4, 2.4], atol=0.05)
+    truth = torch.tensor([r for r, _ in cases]) / 16 - 1  # image units
+    for enc, tol, far in [(CoverageEncoder(colors, (32, 32), radius=radius), 0.05 / 16, False),
+                          (CoverageEncoder(colors, (32, 32)), 0.7 / 16, True)]:
+        latent = enc(torch.stack([frames, frames], 1))  # [2, 8]: keypoints of two slots, then motion 0
+        err = (latent[:, :2] - truth).norm(dim=-1)
+        assert bool((err < tol).all()) and bool((err > 0.4 / 16).all()) == far, err * 16
+
+
 def test_untrained_dynamics_keeps_every_slot_moving() -> None:
     dyn = KeypointDynamics(num_slots=2, num_agents=1, num_actions=5)
     z = torch.tensor([[0.1, 0.2, -0.3, 0.4, 0.01, 0.02, 0.0, -0.05]])
