@@ -56,6 +56,17 @@ def disk_pad(radius: list[float]) -> int:
     return int(math.ceil(max(radius, default=0.0))) + 2
 
 
+def set_disk_radii(module: nn.Module, radius: list[float] | None, refine: int) -> None:
+    """Give a tracker with ``module.k`` slots the disks' ``radius`` buffer, its ``pad`` and ``refine`` steps
+    for :func:`disk_centres` (none without radii: the plain centroid)."""
+    if radius is not None and len(radius) != module.k:
+        raise ValueError(f"radius: expected {module.k} values (one per slot), got {len(radius)}")
+    module.refine = int(refine) if radius is not None else 0
+    module.register_buffer("radius", torch.as_tensor(radius if radius is not None else [0.0] * module.k,
+                                                     dtype=torch.float32))
+    module.pad = disk_pad(list(radius or []))
+
+
 def disk_centres(cover: torch.Tensor, other: torch.Tensor, radius: torch.Tensor, iterations: int,
                  pad: int | None = None) -> torch.Tensor:
     """Each slot's disk centre ``[M, K, 2]`` (column, row in pixels) from its coverage ``cover [M, H, W, K]``,
@@ -119,12 +130,7 @@ class InverseDynamics(nn.Module):
         self.k, self.a, self.n = c.shape[0] - 1, len(agent_slots), int(num_actions)
         self.w, self.h = int(size[0]), int(size[1])
         self.tolerance, self.min_pixels = float(tolerance), float(min_pixels)
-        self.refine = int(refine) if radius is not None else 0
-        if radius is not None and len(radius) != self.k:
-            raise ValueError(f"radius: expected {self.k} values (one per slot), got {len(radius)}")
-        self.register_buffer("radius", torch.as_tensor(radius if radius is not None else [0.0] * self.k,
-                                                       dtype=torch.float32))
-        self.pad = disk_pad(list(radius or []))
+        set_disk_radii(self, radius, refine)
         self.register_buffer("slot_colors", c[:-1].clone())
         self.register_buffer("background", c[-1].clone())
         self.register_buffer("agent_slots", torch.as_tensor(agent_slots, dtype=torch.long))
